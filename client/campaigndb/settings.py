@@ -1,0 +1,63 @@
+"""Configuration: `CAMPAIGNDB_*` environment variables, overridable in code.
+
+>>> Settings(pool_max_size=5).pool_max_size
+5
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the client, the CLI and alembic read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="CAMPAIGNDB_", extra="ignore", frozen=True)
+
+    dsn: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CAMPAIGNDB_DSN", "DATABASE_URL", "dsn"),
+        description="PostgreSQL URL; unset: the embedded local server",
+    )
+    # Pool (CONTRACT.md section 5 defaults)
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=20, ge=1)
+    pool_max_idle_s: float = Field(default=30.0, gt=0, description="idle connection timeout")
+    pool_timeout_s: float = Field(default=30.0, gt=0, description="wait for a free connection")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    application_name: str = "campaigndb"
+    # Retries (tenacity): exponential backoff with full jitter
+    retry_attempts: int = Field(default=8, ge=1)
+    retry_base_s: float = Field(default=0.005, ge=0)
+    retry_max_s: float = Field(default=1.0, ge=0)
+    # Take a per-campaign session advisory lock before a SERIALIZABLE call's snapshot, so
+    # that callers of one campaign queue instead of failing with 40001 (see README,
+    # "SERIALIZABLE without the retry storm").  Turn off behind a transaction-mode pooler.
+    hot_row_lock: bool = True
+    # Behind PgBouncer in transaction mode: no session state at all (implies no hot-row lock).
+    pgbouncer: bool = False
+    # Bind every transaction to one workspace (SET LOCAL campaigndb.workspace_id).
+    workspace_id: str | None = None
+
+
+def resolve_dsn(settings: Settings | None = None, *, start_embedded: bool = True) -> str:
+    """The configured DSN, else the embedded default server's (started when asked)."""
+    settings = settings or Settings()
+    if settings.dsn:
+        return settings.dsn
+    from campaigndb.embedded import EmbeddedServer
+
+    server = EmbeddedServer()
+    if start_embedded:
+        return server.up()
+    return server.url()
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """The same DSN with the psycopg 3 driver named, for SQLAlchemy/alembic."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if dsn.startswith(prefix):
+            return "postgresql+psycopg://" + dsn[len(prefix):]
+    return dsn

@@ -1,0 +1,48 @@
+"""Alembic environment: one transaction per revision, a lock_timeout so that a deploy never
+blocks production traffic for long, and offline mode (`alembic upgrade head --sql`)."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+from sqlalchemy import create_engine, pool, text
+
+from campaigndb.settings import resolve_dsn, sqlalchemy_url
+
+config = context.config
+LOCK_TIMEOUT = os.environ.get("CAMPAIGNDB_MIGRATION_LOCK_TIMEOUT", "5s")
+
+
+def _dsn() -> str:
+    explicit = config.attributes.get("dsn") or config.get_main_option("sqlalchemy.url")
+    return str(explicit) if explicit else resolve_dsn()
+
+
+def run_offline() -> None:
+    context.configure(
+        # offline output needs only the dialect, never a server
+        url="postgresql+psycopg://",
+        literal_binds=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        context.run_migrations()
+
+
+def run_online() -> None:
+    engine = create_engine(sqlalchemy_url(_dsn()), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": LOCK_TIMEOUT})
+        connection.commit()
+        context.configure(connection=connection, transaction_per_migration=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()
