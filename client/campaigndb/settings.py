@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,8 +36,10 @@ class Settings(BaseSettings):
     retry_max_s: float = Field(default=1.0, ge=0)
     # Take a per-campaign session advisory lock before a SERIALIZABLE call's snapshot, so
     # that callers of one campaign queue instead of failing with 40001 (see README,
-    # "SERIALIZABLE without the retry storm").  Turn off behind a transaction-mode pooler.
-    hot_row_lock: bool = True
+    # "SERIALIZABLE without the retry storm"): "adaptive" does it for hot_row_ttl_s after a
+    # 40001 on that campaign, "always" on every call, "never" not at all.
+    hot_row_lock: Literal["adaptive", "always", "never"] = "adaptive"
+    hot_row_ttl_s: float = Field(default=2.0, ge=0)
     # Behind PgBouncer in transaction mode: no session state at all (implies no hot-row lock).
     pgbouncer: bool = False
     # Bind every transaction to one workspace (SET LOCAL campaigndb.workspace_id).

@@ -1,0 +1,381 @@
+"""The client: one typed method per API function plus `call()`, with retries.
+
+One logical call = one idempotency key (generated here when the caller gave none), reused
+by every attempt; each attempt is one whole transaction sent as one pipeline (one network
+round trip): BEGIN at the function's isolation, SET LOCAL statement_timeout (and the
+workspace binding), the function call, COMMIT.  A failed attempt is never finished on
+another connection: the next attempt starts again from BEGIN, and the function's own
+idempotency makes a repeat of a write that did commit answer `replayed: true`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import Jsonb
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from campaigndb import queries
+from campaigndb.errors import Envelope, envelope_from_exception, exception_for
+from campaigndb.models import (
+    CampaignCreated,
+    CampaignData,
+    CostTracked,
+    WorkspaceCreated,
+    ZipCode,
+)
+from campaigndb.pool import make_pool
+from campaigndb.queries import FUNCTIONS, FunctionSpec, Isolation
+from campaigndb.settings import Settings, resolve_dsn
+
+logger = logging.getLogger("campaigndb")
+
+
+class CallStats:
+    """Counters of calls, attempts and retries, per operation (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: dict[str, int] = {}
+        self.retries: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
+
+    def _bump(self, table: dict[str, int], operation: str) -> None:
+        with self._lock:
+            table[operation] = table.get(operation, 0) + 1
+
+    def total_retries(self) -> int:
+        with self._lock:
+            return sum(self.retries.values())
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.retries.clear()
+            self.failures.clear()
+
+
+class _RetryWait(wait_random_exponential):
+    """Exponential backoff with full jitter, never shorter than the answer's retry_after_ms."""
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        delay = super().__call__(retry_state)
+        outcome = retry_state.outcome
+        if outcome is not None and not outcome.failed:
+            after = (outcome.result() or {}).get("retry_after_ms")
+            if after:
+                delay = max(delay, min(float(after) / 1000.0, float(self.max)))
+        return float(delay)
+
+
+class HotRows:
+    """Campaigns that recently saw a serialization failure in this process.
+
+    For a while after a 40001 on a campaign, SERIALIZABLE calls on it queue on a
+    pre-snapshot advisory lock instead of colliding (README: "SERIALIZABLE without the
+    retry storm"); an uncontended campaign pays nothing for it.
+    """
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._until: dict[tuple[str, str], float] = {}
+
+    @staticmethod
+    def _key(spec: FunctionSpec, params: dict[str, Any]) -> tuple[str, str]:
+        return (spec.name, str(params.get(spec.hot_row_param or "")))
+
+    def mark(self, spec: FunctionSpec, params: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._until) > 10_000:
+                now = time.monotonic()
+                self._until = {k: v for k, v in self._until.items() if v > now}
+            self._until[self._key(spec, params)] = time.monotonic() + self.ttl_s
+
+    def is_hot(self, spec: FunctionSpec, params: dict[str, Any]) -> bool:
+        until = self._until.get(self._key(spec, params))
+        return until is not None and until > time.monotonic()
+
+
+def _hot_row_key(value: Any) -> int:
+    """The int4 advisory-lock key for a campaign id."""
+    raw = value.bytes if isinstance(value, uuid.UUID) else uuid.UUID(str(value)).bytes
+    return int.from_bytes(raw[:4], "big", signed=True)
+
+
+class Client:
+    """A pooled, retrying client of the campaigndb API functions.
+
+    >>> with Client() as db:                                  # doctest: +SKIP
+    ...     ws = db.create_workspace("Acme")
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        settings: Settings | None = None,
+        pool: psycopg_pool.ConnectionPool | None = None,
+        workspace_id: uuid.UUID | str | None = None,
+        **overrides: Any,
+    ) -> None:
+        base = settings or Settings()
+        if dsn is not None:
+            overrides["dsn"] = dsn
+        if overrides:
+            base = Settings(**{**base.model_dump(), **overrides})
+        self.settings = base
+        self.dsn = resolve_dsn(base)
+        self._owns_pool = pool is None
+        self.pool = pool if pool is not None else make_pool(self.dsn, base)
+        bound = workspace_id if workspace_id is not None else base.workspace_id
+        self.workspace_id = str(uuid.UUID(str(bound))) if bound is not None else None
+        self.stats = CallStats()
+        self._hot_rows = HotRows(base.hot_row_ttl_s)
+
+    # -- lifecycle -------------------------------------------------------------
+    def close(self) -> None:
+        if self._owns_pool:
+            self.pool.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def bound(self, workspace_id: uuid.UUID | str) -> Client:
+        """A client that shares this pool and binds every transaction to one workspace."""
+        scoped = Client.__new__(Client)
+        scoped.settings = self.settings
+        scoped.dsn = self.dsn
+        scoped._owns_pool = False
+        scoped.pool = self.pool
+        scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
+        scoped.stats = self.stats
+        scoped._hot_rows = self._hot_rows
+        return scoped
+
+    # -- the generic call ------------------------------------------------------
+    def call(self, name: str, /, **params: Any) -> Envelope:
+        """Call an API function by name with named parameters; return its envelope.
+
+        Retryable failures (retry_recommended, or a retryable SQLSTATE raised anywhere,
+        COMMIT included) are retried with the same parameters, idempotency key included.
+        """
+        spec = FUNCTIONS.get(name)
+        if spec is None:
+            raise ValueError(f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
+        unknown = set(params) - set(spec.params)
+        if unknown:
+            raise ValueError(f"{name} has no parameter(s) {', '.join(sorted(unknown))}")
+        params = self._with_idempotency_key(spec, params)
+        call_id = uuid.uuid4().hex[:12]
+        self.stats._bump(self.stats.calls, name)
+
+        def log_retry(state: RetryCallState) -> None:
+            envelope = state.outcome.result() if state.outcome else {}
+            delay = state.next_action.sleep if state.next_action else 0.0
+            self.stats._bump(self.stats.retries, name)
+            logger.info(
+                "retry operation=%s attempt=%d sqlstate=%s delay_ms=%.1f call_id=%s",
+                name, state.attempt_number, envelope.get("error_code"), delay * 1000, call_id,
+                extra={"operation": name, "attempt": state.attempt_number,
+                       "sqlstate": envelope.get("error_code"), "delay_s": delay,
+                       "call_id": call_id},
+            )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.retry_attempts),
+            wait=_RetryWait(multiplier=self.settings.retry_base_s, max=self.settings.retry_max_s),
+            retry=retry_if_result(lambda envelope: bool(envelope.get("retry_recommended"))),
+            before_sleep=log_retry,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else {},
+        )
+        envelope: Envelope = retrying(self._attempt, spec, params)
+        if not envelope.get("success"):
+            self.stats._bump(self.stats.failures, name)
+        return envelope
+
+    def _with_idempotency_key(self, spec: FunctionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        """Generate the idempotency key once per logical call (reused by every retry)."""
+        key_param = spec.idempotency_param
+        if key_param is None:
+            return params
+        if spec.idempotency_json_key is None:
+            if params.get(key_param) is None:
+                params = {**params, key_param: str(uuid.uuid4())}
+            return params
+        document = params.get(key_param)
+        if isinstance(document, Mapping) and document.get(spec.idempotency_json_key) is None:
+            params = {**params, key_param: {**document, spec.idempotency_json_key: str(uuid.uuid4())}}
+        return params
+
+    def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+        try:
+            with self.pool.connection() as conn:
+                return self._run(conn, spec, params)
+        except psycopg_pool.PoolTimeout as exc:
+            return envelope_from_exception(exc)
+        except psycopg.Error as exc:
+            if exc.sqlstate is None and not isinstance(
+                exc, psycopg.OperationalError | psycopg.InterfaceError
+            ):
+                raise  # a client-side programming error, not an answer from the server
+            return envelope_from_exception(exc)
+
+    def _run(
+        self, conn: psycopg.Connection[Any], spec: FunctionSpec, params: dict[str, Any]
+    ) -> Envelope:
+        """One attempt: the whole transaction as one simple-protocol message (one round trip).
+
+        Client-side binding (psycopg's ClientCursor quotes every value) lets BEGIN, the call
+        and COMMIT travel together; the server runs them in order and stops at the first
+        error, leaving the transaction for `_recover` to roll back.
+        """
+        args = {
+            name: Jsonb(value) if spec.params[name] == "jsonb" and not isinstance(value, str | None)
+            else value
+            for name, value in params.items()
+        }
+        lock_key = self._hot_row_lock_key(spec, params)
+        statements: list[str] = []
+        if lock_key is not None:
+            # The lock is taken in a transaction of its own, before the SERIALIZABLE one
+            # exists: a caller that queues here takes its snapshot only after the previous
+            # holder committed, so it does not fail with 40001.
+            statements += [queries.BEGIN, queries.hot_row_lock(lock_key), queries.COMMIT]
+        statements.append(queries.begin(spec.isolation, spec.read_only))
+        if self.settings.pgbouncer:
+            statements.append(queries.set_local_statement_timeout(self.settings.statement_timeout_ms))
+        if self.workspace_id is not None:
+            statements.append(queries.set_local_workspace(self.workspace_id))
+        call_index = len(statements)
+        statements.append(spec.call_sql(tuple(args)))
+        statements.append(queries.COMMIT)
+        if lock_key is not None:
+            statements.append(queries.hot_row_unlock(lock_key))
+        cursor = psycopg.ClientCursor(conn)
+        try:
+            cursor.execute("; ".join(statements), args)
+            for _ in range(call_index):
+                cursor.nextset()
+            row = cursor.fetchone()
+        except psycopg.Error as exc:
+            if spec.isolation is Isolation.SERIALIZABLE and isinstance(
+                exc, psycopg.errors.SerializationFailure
+            ):
+                self._hot_rows.mark(spec, params)
+            self._recover(conn, unlock=lock_key is not None)
+            raise
+        finally:
+            cursor.close()
+        if row is None or not isinstance(row[0], dict):
+            raise psycopg.DataError(f"{spec.name} returned no envelope")
+        return row[0]
+
+    def _hot_row_lock_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
+        mode = self.settings.hot_row_lock
+        if (
+            spec.hot_row_param is None
+            or spec.isolation is not Isolation.SERIALIZABLE
+            or mode == "never"
+            or self.settings.pgbouncer
+        ):
+            return None
+        value = params.get(spec.hot_row_param)
+        if value is None:
+            return None
+        try:
+            key = _hot_row_key(value)
+        except ValueError:
+            return None  # not a uuid: the server answers with its own error
+        if mode == "always" or self._hot_rows.is_hot(spec, params):
+            return key
+        return None
+
+    @staticmethod
+    def _recover(conn: psycopg.Connection[Any], *, unlock: bool) -> None:
+        """After a failed pipeline: end the transaction and drop any advisory lock held."""
+        if conn.closed or conn.broken:
+            return
+        try:
+            with conn.pipeline():
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.execute(queries.ROLLBACK)
+                if unlock:
+                    conn.execute(queries.UNLOCK_ALL)
+        except psycopg.Error:
+            conn.close()  # the pool discards a closed connection
+
+    # -- typed methods -----------------------------------------------------------
+    def _typed(self, name: str, **params: Any) -> Envelope:
+        envelope = self.call(name, **params)
+        if not envelope.get("success"):
+            raise exception_for(envelope, name)
+        return envelope
+
+    def create_workspace(
+        self, name: str, *, workspace_id: uuid.UUID | str | None = None
+    ) -> WorkspaceCreated:
+        """Create a workspace; `workspace_id` (generated when omitted) makes retries safe."""
+        params: dict[str, Any] = {"p_name": name}
+        if workspace_id is not None:
+            params["p_workspace_id"] = str(workspace_id)
+        return WorkspaceCreated.model_validate(self._typed("create_workspace", **params))
+
+    def create_campaign_with_coverage(
+        self,
+        campaign: CampaignData | Mapping[str, Any],
+        zip_codes: Sequence[str | ZipCode | Mapping[str, Any]],
+    ) -> CampaignCreated:
+        """Create a campaign and its ZIP coverage in one transaction."""
+        data = campaign if isinstance(campaign, CampaignData) else CampaignData.model_validate(
+            campaign
+        )
+        zips: list[Any] = [
+            z.model_dump(mode="python", exclude_none=True) if isinstance(z, ZipCode)
+            else z for z in zip_codes
+        ]
+        return CampaignCreated.model_validate(
+            self._typed("create_campaign_with_coverage", p_campaign_data=data.to_json(),
+                        p_zip_codes=zips)
+        )
+
+    def track_campaign_cost(
+        self,
+        campaign_id: uuid.UUID | str,
+        service: str,
+        items_processed: int,
+        cost_usd: Decimal | int | str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> CostTracked:
+        """Record an API cost and add it to the campaign's total (SERIALIZABLE)."""
+        params: dict[str, Any] = {
+            "p_campaign_id": str(campaign_id),
+            "p_service": service,
+            "p_items_processed": items_processed,
+            "p_cost_usd": Decimal(str(cost_usd)) if not isinstance(cost_usd, Decimal) else cost_usd,
+            "p_metadata": dict(metadata or {}),
+        }
+        if idempotency_key is not None:
+            params["p_idempotency_key"] = idempotency_key
+        return CostTracked.model_validate(self._typed("track_campaign_cost", **params))

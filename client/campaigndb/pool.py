@@ -1,0 +1,63 @@
+"""The connection pool (psycopg_pool) and how each of its connections is configured."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import psycopg
+from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg_pool import ConnectionPool
+
+from campaigndb.settings import Settings
+
+
+def _json_default(value: Any) -> Any:
+    # json cannot write a Decimal; integral values stay exact, others become the shortest
+    # float that reads back as the same decimal (exact for every value with <= 15 digits).
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+json_dumps = partial(json.dumps, default=_json_default, separators=(",", ":"))
+# numbers in envelopes are numerics (money): read them as Decimal, never as float
+json_loads = partial(json.loads, parse_float=Decimal)
+
+
+def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "autocommit": True,  # the client writes BEGIN ... COMMIT itself, pipelined
+        # Server-side prepared statements off: a pipeline aborted by 40001 can leave
+        # psycopg's prepared-statement cache out of step with the server ("prepared statement
+        # _pg3_N does not exist"), and PgBouncer in transaction mode cannot keep them.
+        "prepare_threshold": None,
+        "connect_timeout": max(1, round(settings.connect_timeout_s)),
+        "application_name": settings.application_name,
+    }
+    if not settings.pgbouncer:
+        kwargs["options"] = f"-c statement_timeout={settings.statement_timeout_ms}"
+    return kwargs
+
+
+def configure_connection(conn: psycopg.Connection[Any]) -> None:
+    set_json_dumps(json_dumps, conn)
+    set_json_loads(json_loads, conn)
+
+
+def make_pool(dsn: str, settings: Settings, *, name: str = "campaigndb") -> ConnectionPool:
+    return ConnectionPool(
+        dsn,
+        min_size=min(settings.pool_min_size, settings.pool_max_size),
+        max_size=settings.pool_max_size,
+        max_idle=settings.pool_max_idle_s,
+        timeout=settings.pool_timeout_s,
+        kwargs=connection_kwargs(settings),
+        configure=configure_connection,
+        name=name,
+        open=True,
+    )

@@ -1,0 +1,129 @@
+"""Every SQL string the client sends, in one place.
+
+A test resolves each API function below with `to_regprocedure` against a migrated database,
+so Python and SQL cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+
+from uuid import UUID
+
+from psycopg import sql
+
+
+class Isolation(str, Enum):
+    READ_COMMITTED = "READ COMMITTED"
+    REPEATABLE_READ = "REPEATABLE READ"
+    SERIALIZABLE = "SERIALIZABLE"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """How the client calls one API function."""
+
+    name: str
+    #: parameter name -> PostgreSQL type, in declaration order
+    params: dict[str, str]
+    isolation: Isolation
+    signature: str
+    read_only: bool = False
+    #: the parameter whose value keys the pre-snapshot advisory lock (SERIALIZABLE hot rows)
+    hot_row_param: str | None = None
+    #: the parameter that carries the idempotency key, and the key inside it when it is JSON
+    idempotency_param: str | None = None
+    idempotency_json_key: str | None = None
+    required: frozenset[str] = field(default_factory=frozenset)
+
+    def call_sql(self, given: tuple[str, ...]) -> str:
+        """SELECT public.fn(p_a => %(p_a)s::type, ...) for the parameters given (cached)."""
+        return _call_sql(self.name, tuple((n, self.params[n]) for n in self.params if n in given))
+
+
+@lru_cache(maxsize=256)
+def _call_sql(name: str, args: tuple[tuple[str, str], ...]) -> str:
+    # Names and types come from FUNCTIONS (identifiers checked below), never from callers;
+    # values travel as %(name)s placeholders.  Rendered once per shape: composing psycopg
+    # sql objects on every call cost more than the server's work for a small call.
+    for identifier in (name, *(n for n, _ in args)):
+        if not identifier.isidentifier():
+            raise ValueError(f"not an identifier: {identifier!r}")
+    rendered = ", ".join(f"{n} => %({n})s::{t}" for n, t in args)
+    return f"SELECT public.{name}({rendered})"
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        FunctionSpec(
+            name="create_workspace",
+            params={"p_name": "text", "p_workspace_id": "uuid"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.create_workspace(text, uuid)",
+            idempotency_param="p_workspace_id",
+            required=frozenset({"p_name"}),
+        ),
+        FunctionSpec(
+            name="create_campaign_with_coverage",
+            params={"p_campaign_data": "jsonb", "p_zip_codes": "jsonb"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.create_campaign_with_coverage(jsonb, jsonb)",
+            idempotency_param="p_campaign_data",
+            idempotency_json_key="id",
+            required=frozenset({"p_campaign_data", "p_zip_codes"}),
+        ),
+        FunctionSpec(
+            name="track_campaign_cost",
+            params={
+                "p_campaign_id": "uuid",
+                "p_service": "varchar",
+                "p_items_processed": "integer",
+                "p_cost_usd": "numeric",
+                "p_metadata": "jsonb",
+                "p_idempotency_key": "text",
+            },
+            isolation=Isolation.SERIALIZABLE,
+            signature="public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, text)",
+            hot_row_param="p_campaign_id",
+            idempotency_param="p_idempotency_key",
+            required=frozenset(
+                {"p_campaign_id", "p_service", "p_items_processed", "p_cost_usd", "p_metadata"}
+            ),
+        ),
+    )
+}
+
+#: Advisory-lock namespace of the pre-snapshot hot-row lock (the two-int4 form keeps it
+#: apart from single-bigint advisory locks other applications may take).
+HOT_ROW_LOCK_NAMESPACE = 0x43444201
+
+# Statements around the call, as plain text: every value in them is an int or a uuid the
+# client validated, so they are formatted here without quoting concerns.
+BEGIN = "BEGIN"
+COMMIT = "COMMIT"
+ROLLBACK = sql.SQL("ROLLBACK")
+UNLOCK_ALL = sql.SQL("SELECT pg_catalog.pg_advisory_unlock_all()")
+RESOLVE_FUNCTION = "SELECT pg_catalog.to_regprocedure(%s)::text"
+
+
+def begin(isolation: Isolation, read_only: bool = False) -> str:
+    return f"BEGIN ISOLATION LEVEL {isolation.value}{' READ ONLY' if read_only else ''}"
+
+
+def set_local_statement_timeout(ms: int) -> str:
+    return f"SET LOCAL statement_timeout = {int(ms)}"
+
+
+def set_local_workspace(workspace_id: UUID) -> str:
+    return f"SET LOCAL campaigndb.workspace_id = '{UUID(str(workspace_id))}'"
+
+
+def hot_row_lock(key: int) -> str:
+    return f"SELECT pg_catalog.pg_advisory_lock({HOT_ROW_LOCK_NAMESPACE}, {int(key)})"
+
+
+def hot_row_unlock(key: int) -> str:
+    return f"SELECT pg_catalog.pg_advisory_unlock({HOT_ROW_LOCK_NAMESPACE}, {int(key)})"

@@ -1,0 +1,77 @@
+"""Throwaway databases for the test suites and the benchmark harness.
+
+With CAMPAIGNDB_DSN (or DATABASE_URL) set, databases are created on that server; otherwise
+on the embedded cluster named "test" (apart from the demo's "default" one).
+"""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from campaigndb.embedded import EmbeddedServer
+from campaigndb.settings import Settings
+
+TEST_CLUSTER = "test"
+
+
+def server_dsn() -> str:
+    """A DSN on the server the tests use (its configured database, or the embedded one)."""
+    configured = Settings().dsn
+    if configured:
+        return configured
+    return EmbeddedServer(TEST_CLUSTER).up()
+
+
+def dsn_for(database: str, base: str | None = None) -> str:
+    """The same server as `base` (default: server_dsn()), another database."""
+    params = conninfo_to_dict(base or server_dsn())
+    params["dbname"] = database
+    return make_conninfo("", **params)  # type: ignore[arg-type]
+
+
+def admin_connect() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(dsn_for("postgres"), autocommit=True)
+
+
+def drop_database(name: str) -> None:
+    with admin_connect() as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def create_database(name: str, template: str | None = None) -> str:
+    drop_database(name)
+    with admin_connect() as conn:
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+        conn.execute(statement)
+    return dsn_for(name)
+
+
+def migrate(dsn: str, revision: str = "head", *, down: bool = False) -> None:
+    """alembic upgrade (or downgrade) against dsn, in this process."""
+    from alembic import command
+    from alembic.config import Config
+
+    from campaigndb.embedded import project_root
+
+    config = Config(str(project_root() / "alembic.ini"))
+    config.attributes["dsn"] = dsn
+    if down:
+        command.downgrade(config, revision)
+    else:
+        command.upgrade(config, revision)
+
+
+def migrated_database(name: str) -> str:
+    dsn = create_database(name)
+    migrate(dsn)
+    return dsn
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}"

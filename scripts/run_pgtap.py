@@ -1,0 +1,37 @@
+"""Run the pgTAP suite: a fresh database migrated by `alembic upgrade head`, the pgtap
+extension, then pg_prove over tests/pgtap/*.sql (`--ext .sql`: pg_prove's default is .pg)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from campaigndb.testing import create_database, drop_database, migrate, unique_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    if shutil.which("pg_prove") is None:
+        print("pg_prove is missing: bash scripts/install-test-deps.sh", file=sys.stderr)
+        return 2
+    name = unique_name("campaigndb_pgtap")
+    dsn = create_database(name)
+    try:
+        migrate(dsn)
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn,
+                        "-c", "CREATE EXTENSION IF NOT EXISTS pgtap"], check=True)
+        files = sorted(str(p) for p in (ROOT / "tests" / "pgtap").glob("*.sql"))
+        if not files:
+            print("no pgTAP files found", file=sys.stderr)
+            return 1
+        return subprocess.call(["pg_prove", "--dbname", dsn, "--ext", ".sql", "--failures",
+                                *(sys.argv[1:] or files)])
+    finally:
+        drop_database(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
