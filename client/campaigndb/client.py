@@ -10,6 +10,7 @@ idempotency makes a repeat of a write that did commit answer `replayed: true`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -133,8 +134,12 @@ class Client:
         settings: Settings | None = None,
         pool: psycopg_pool.ConnectionPool | None = None,
         workspace_id: uuid.UUID | str | None = None,
+        isolation_overrides: Mapping[str, Isolation] | None = None,
         **overrides: Any,
     ) -> None:
+        """`isolation_overrides` opens the named functions' transactions at another level
+        than CONTRACT.md section 3 gives (benchmarks compare levels with it); the functions
+        keep their invariants at any level."""
         base = settings or Settings()
         if dsn is not None:
             overrides["dsn"] = dsn
@@ -148,6 +153,11 @@ class Client:
         self.workspace_id = str(uuid.UUID(str(bound))) if bound is not None else None
         self.stats = CallStats()
         self._hot_rows = HotRows(base.hot_row_ttl_s)
+        self._specs = {
+            name: dataclasses.replace(spec, isolation=(isolation_overrides or {})[name])
+            if name in (isolation_overrides or {}) else spec
+            for name, spec in FUNCTIONS.items()
+        }
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:
@@ -170,6 +180,7 @@ class Client:
         scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
         scoped.stats = self.stats
         scoped._hot_rows = self._hot_rows
+        scoped._specs = self._specs
         return scoped
 
     # -- the generic call ------------------------------------------------------
@@ -179,7 +190,7 @@ class Client:
         Retryable failures (retry_recommended, or a retryable SQLSTATE raised anywhere,
         COMMIT included) are retried with the same parameters, idempotency key included.
         """
-        spec = FUNCTIONS.get(name)
+        spec = self._specs.get(name)
         if spec is None:
             raise ValueError(f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
         unknown = set(params) - set(spec.params)
