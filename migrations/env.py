@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 
+import psycopg
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from campaigndb.settings import resolve_dsn, sqlalchemy_url
+from campaigndb.settings import resolve_dsn
 
 config = context.config
 LOCK_TIMEOUT = os.environ.get("CAMPAIGNDB_MIGRATION_LOCK_TIMEOUT", "5s")
@@ -32,7 +33,11 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = create_engine(sqlalchemy_url(_dsn()), poolclass=pool.NullPool)
+    dsn = _dsn()
+    # psycopg parses both URL and key=value DSNs; SQLAlchemy only needs the dialect
+    engine = create_engine(
+        "postgresql+psycopg://", poolclass=pool.NullPool, creator=lambda: psycopg.connect(dsn)
+    )
     with engine.connect() as connection:
         connection.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": LOCK_TIMEOUT})
         connection.commit()

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "975b50f12e0fe412084ae4c90f01641fccb3afeb3ec7fcd930af7e36a831fe17"
+UPGRADE_SHA256 = "3a7d207d927ee11243b9de7fc471ac2fa911c4424f6fb2d7c77a77aeba03e0dd"
 DOWNGRADE_SHA256 = "891d3a7dcb2dc87aeb25b0c7b3785420bd10f27988c0754eb6edea922de593e3"
 
 

@@ -106,8 +106,15 @@ BEGIN
                           AND (e.v ->> 'estimated_cost')::numeric < 0 THEN
                        format('p_zip_codes[%s].estimated_cost must be >= 0', e.ord - 1)
                    END AS problem,
-                   CASE WHEN e.kind = 'object' AND NOT e.v ? 'zip_code' THEN '23502'
-                        ELSE '22023' END AS code
+                   CASE  -- same order as above: only a missing zip_code is 23502
+                     WHEN e.kind NOT IN ('string', 'object') THEN '22023'
+                     WHEN e.kind = 'object' AND (e.v - 'zip_code' - 'estimated_cost') <> '{}'
+                       THEN '22023'
+                     WHEN e.kind = 'object'
+                          AND COALESCE(jsonb_typeof(e.v -> 'zip_code'), 'null') = 'null'
+                       THEN '23502'
+                     ELSE '22023'
+                   END AS code
               FROM (SELECT a.ord, a.v, jsonb_typeof(a.v) AS kind,
                            CASE jsonb_typeof(a.v)
                              WHEN 'string' THEN a.v #>> '{}'

@@ -715,8 +715,15 @@ BEGIN
                           AND (e.v ->> 'estimated_cost')::numeric < 0 THEN
                        format('p_zip_codes[%s].estimated_cost must be >= 0', e.ord - 1)
                    END AS problem,
-                   CASE WHEN e.kind = 'object' AND NOT e.v ? 'zip_code' THEN '23502'
-                        ELSE '22023' END AS code
+                   CASE  -- same order as above: only a missing zip_code is 23502
+                     WHEN e.kind NOT IN ('string', 'object') THEN '22023'
+                     WHEN e.kind = 'object' AND (e.v - 'zip_code' - 'estimated_cost') <> '{}'
+                       THEN '22023'
+                     WHEN e.kind = 'object'
+                          AND COALESCE(jsonb_typeof(e.v -> 'zip_code'), 'null') = 'null'
+                       THEN '23502'
+                     ELSE '22023'
+                   END AS code
               FROM (SELECT a.ord, a.v, jsonb_typeof(a.v) AS kind,
                            CASE jsonb_typeof(a.v)
                              WHEN 'string' THEN a.v #>> '{}'
@@ -814,7 +821,10 @@ GRANT EXECUTE ON FUNCTION public.create_campaign_with_coverage(jsonb, jsonb) TO 
 --   * enable_seqscan = off: a sequential scan of a small table would take a relation-wide
 --     predicate lock and make every concurrent caller a conflict;
 --   * the idempotency check is INSERT ... ON CONFLICT, whose uniqueness probe takes no
---     predicate lock; the existing row is read only on a replay.
+--     predicate lock; the existing row is read only on a replay;
+--   * campaigns has fillfactor 70 so that the total's update stays HOT (no index write).
+-- Order: UPDATE the campaign (row lock), INSERT the cost row; a reused key leaves through
+-- the handler (SQLSTATE CD001, internal), which undoes the UPDATE and answers the replay.
 --
 -- Idempotency: p_idempotency_key; a repeat with the same key and parameters returns the
 -- first cost_id with replayed: true and adds nothing; same key, other parameters: 23505.
@@ -874,15 +884,20 @@ BEGIN
               USING ERRCODE = '22023', COLUMN = 'idempotency_key';
     END IF;
 
-    SELECT c.workspace_id INTO v_workspace_id
-      FROM campaigndb.campaigns AS c
+    -- The UPDATE takes the campaign row lock first: concurrent callers of one campaign queue
+    -- here, and everything below runs while this caller holds it.
+    UPDATE campaigndb.campaigns AS c
+       SET total_cost = c.total_cost + p_cost_usd,
+           updated_at = now()
      WHERE c.id = p_campaign_id
-       FOR NO KEY UPDATE;
+    RETURNING c.workspace_id, c.total_cost INTO v_workspace_id, v_total;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'campaign % not found', p_campaign_id
               USING ERRCODE = 'P0002', TABLE = 'campaigns';
     END IF;
-    PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
+    IF pg_catalog.current_setting('campaigndb.workspace_id', true) <> '' THEN
+        PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
+    END IF;
 
     INSERT INTO campaigndb.gmaps_api_costs
            (campaign_id, service, items_processed, cost_usd, metadata, idempotency_key)
@@ -890,9 +905,19 @@ BEGIN
             p_idempotency_key)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id INTO v_cost_id;
-
     IF v_cost_id IS NULL THEN
-        -- the key was used before: a replay when every parameter matches
+        -- The key was used before.  Undo the addition above by leaving through the handler
+        -- (its subtransaction rolls back), which then tells a replay from a mismatch.
+        RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
+    END IF;
+
+    RETURN campaigndb.envelope_ok(jsonb_build_object(
+        'cost_id', v_cost_id, 'new_total_cost', v_total, 'replayed', false));
+EXCEPTION
+    WHEN transaction_rollback THEN
+        RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
+    WHEN SQLSTATE 'CD001' THEN
+        -- internal signal from above: a replay when every parameter matches the first call
         SELECT * INTO v_prior FROM campaigndb.gmaps_api_costs AS k
          WHERE k.idempotency_key = p_idempotency_key;
         IF v_prior.campaign_id = p_campaign_id AND v_prior.service = p_service
@@ -903,23 +928,12 @@ BEGIN
             RETURN campaigndb.envelope_ok(jsonb_build_object(
                 'cost_id', v_prior.id, 'new_total_cost', v_total, 'replayed', true));
         END IF;
-        RAISE EXCEPTION 'idempotency key % was already used with different parameters',
-                        quote_literal(p_idempotency_key)
-              USING ERRCODE = '23505', CONSTRAINT = 'gmaps_api_costs_idempotency_key_key',
-                    HINT = 'generate a new key for a new cost; reuse a key only to retry the same call';
-    END IF;
-
-    UPDATE campaigndb.campaigns AS c
-       SET total_cost = c.total_cost + p_cost_usd,
-           updated_at = now()
-     WHERE c.id = p_campaign_id
-    RETURNING c.total_cost INTO v_total;
-
-    RETURN campaigndb.envelope_ok(jsonb_build_object(
-        'cost_id', v_cost_id, 'new_total_cost', v_total, 'replayed', false));
-EXCEPTION
-    WHEN transaction_rollback THEN
-        RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
+        RETURN campaigndb.envelope_error(
+            '23505',
+            format('idempotency key %s was already used with different parameters',
+                   quote_literal(p_idempotency_key)),
+            p_hint => 'generate a new key for a new cost; reuse a key only to retry the same call',
+            p_constraint => 'gmaps_api_costs_idempotency_key_key');
     WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT,
