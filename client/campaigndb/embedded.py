@@ -216,14 +216,16 @@ class EmbeddedServer:
             bindir = find_bindir()
             runas = RunAs.resolve()
             self.home.chmod(0o755)
-            if not (self.datadir / "PG_VERSION").is_file():
-                self._initdb(bindir, runas)
             runas.chown(self.home)
             if not runas.can_enter(self.home):
                 raise EmbeddedError(
-                    f"{self.home} is not reachable by user {runas.name!r}; set "
-                    "CAMPAIGNDB_EMBEDDED_DIR to a folder that user can enter"
+                    f"{self.home} is not reachable by user {runas.name!r} (a parent folder "
+                    "is closed to it); set CAMPAIGNDB_EMBEDDED_DIR to a folder that user "
+                    "can enter"
                 )
+            if not (self.datadir / "PG_VERSION").is_file():
+                self._initdb(bindir, runas)
+            runas.chown(self.home)
             port = free_port()
             result = runas.run(
                 [str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.datadir),

@@ -1,0 +1,111 @@
+"""Pure logic: the SQLSTATE table, envelopes from exceptions, typed errors, settings, waits."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import psycopg_pool
+import pytest
+from tenacity import RetryCallState
+
+from campaigndb import errors
+from campaigndb.client import _hot_row_key, _RetryWait
+from campaigndb.queries import FUNCTIONS, _call_sql
+from campaigndb.settings import Settings
+from campaigndb.sqlstates import SQLSTATES, is_retryable, retry_after_ms
+
+CONTRACT_RETRYABLE = {"40001", "40P01", "55P03", "57014", "53300", "57P01", "57P02", "57P03"}
+CONTRACT_FINAL = {"22023", "22P02", "22003", "22007", "23502", "23503", "23505", "23514",
+                  "P0002", "55000", "54000", "42501"}
+
+
+@pytest.mark.parametrize("sqlstate", sorted(CONTRACT_RETRYABLE))
+def test_contract_retryable(sqlstate: str) -> None:
+    assert is_retryable(sqlstate)
+    assert (retry_after_ms(sqlstate) or 0) > 0
+
+
+@pytest.mark.parametrize("sqlstate", sorted(CONTRACT_FINAL))
+def test_contract_not_retryable(sqlstate: str) -> None:
+    assert not is_retryable(sqlstate)
+    assert retry_after_ms(sqlstate) is None
+
+
+def test_connection_class_is_retryable_and_unknowns_are_not() -> None:
+    assert is_retryable("08P01")
+    assert not is_retryable("XX000") and not is_retryable(None) and not is_retryable("")
+    assert set(SQLSTATES) == CONTRACT_RETRYABLE | CONTRACT_FINAL | {
+        "08000", "08001", "08003", "08004", "08006", "08007"}
+
+
+def test_envelope_from_a_server_error_class() -> None:
+    envelope = errors.envelope_from_exception(psycopg.errors.SerializationFailure("conflict"))
+    assert envelope["error_code"] == "40001" and envelope["retry_recommended"] is True
+    assert envelope["retry_after_ms"] == 10 and envelope["success"] is False
+
+
+def test_envelope_from_connection_loss_and_pool_timeout() -> None:
+    lost = errors.envelope_from_exception(psycopg.OperationalError("server closed"))
+    assert lost["error_code"] == "08006" and lost["retry_recommended"]
+    waited = errors.envelope_from_exception(psycopg_pool.PoolTimeout("no connection"))
+    assert waited["error_code"] == "08001" and "no database connection" in waited["error"]
+
+
+def test_typed_exceptions() -> None:
+    def make(code: str, retry: bool = False) -> errors.CampaignDBError:
+        return errors.exception_for({"success": False, "error": "x", "error_code": code,
+                                     "retry_recommended": retry,
+                                     "error_detail": {"constraint": "c", "column": "k"}})
+
+    assert isinstance(make("23505"), errors.Duplicate)
+    assert isinstance(make("22P02"), errors.InvalidInput)
+    assert isinstance(make("P0002"), errors.NotFound)
+    assert isinstance(make("42501"), errors.PermissionDenied)
+    assert isinstance(make("40001", True), errors.RetriesExhausted)
+    assert type(make("XX000")) is errors.CampaignDBError
+    assert make("23505").constraint == "c" and make("23505").column == "k"
+
+
+def test_settings_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CAMPAIGNDB_DSN", "DATABASE_URL", "CAMPAIGNDB_POOL_MAX_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert (settings.pool_max_size, settings.pool_max_idle_s, settings.connect_timeout_s,
+            settings.statement_timeout_ms) == (20, 30.0, 10.0, 30_000)
+    assert settings.dsn is None
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CAMPAIGNDB_DSN", raising=False)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("CAMPAIGNDB_POOL_MAX_SIZE", "7")
+    assert Settings().dsn == "postgresql://u@h/db"
+    assert Settings().pool_max_size == 7
+    monkeypatch.setenv("CAMPAIGNDB_DSN", "postgresql://x@y/z")
+    assert Settings().dsn == "postgresql://x@y/z"  # CAMPAIGNDB_DSN wins
+
+
+def test_retry_wait_honours_retry_after() -> None:
+    wait = _RetryWait(multiplier=0.0001, max=1.0)
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state.attempt_number = 1
+    state.set_result({"retry_recommended": True, "retry_after_ms": 500})
+    assert 0.5 <= wait(state) <= 1.0
+    state.set_result({"retry_recommended": True, "retry_after_ms": 50_000})
+    assert wait(state) <= 1.0  # never beyond the configured maximum
+
+
+def test_call_sql_uses_named_arguments_and_casts() -> None:
+    spec = FUNCTIONS["track_campaign_cost"]
+    text = spec.call_sql(("p_campaign_id", "p_cost_usd"))
+    assert text == ("SELECT public.track_campaign_cost(p_campaign_id => %(p_campaign_id)s::uuid,"
+                    " p_cost_usd => %(p_cost_usd)s::numeric)")
+    with pytest.raises(ValueError):
+        _call_sql("x; DROP TABLE y", ())
+
+
+def test_hot_row_key_is_stable_int4() -> None:
+    value = uuid.UUID("12345678-0000-0000-0000-000000000000")
+    assert _hot_row_key(value) == _hot_row_key(str(value)) == 0x12345678
+    assert -(2**31) <= _hot_row_key(uuid.uuid4()) < 2**31
