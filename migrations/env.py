@@ -39,7 +39,9 @@ def run_online() -> None:
         "postgresql+psycopg://", poolclass=pool.NullPool, creator=lambda: psycopg.connect(dsn)
     )
     with engine.connect() as connection:
-        connection.execute(text("SELECT set_config('lock_timeout', :t, false)"), {"t": LOCK_TIMEOUT})
+        connection.execute(
+            text("SELECT set_config('lock_timeout', :t, false)"), {"t": LOCK_TIMEOUT}
+        )
         connection.commit()
         context.configure(connection=connection, transaction_per_migration=True)
         with context.begin_transaction():

@@ -143,7 +143,8 @@ def demo() -> None:
 def bench(quick: Annotated[bool, typer.Option(help="fewer repeats")] = False) -> None:
     """Run the benchmark harness and rewrite BENCHMARKS.md."""
     root = project_root()
-    command = [sys.executable, str(root / "benchmarks" / "bench.py")] + (["--quick"] if quick else [])
+    command = [sys.executable, str(root / "benchmarks" / "bench.py")]
+    command += ["--quick"] if quick else []
     raise typer.Exit(subprocess.call(command, cwd=root))
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from tenacity import (
@@ -235,7 +234,8 @@ class Client:
             return params
         document = params.get(key_param)
         if isinstance(document, Mapping) and document.get(spec.idempotency_json_key) is None:
-            params = {**params, key_param: {**document, spec.idempotency_json_key: str(uuid.uuid4())}}
+            document = {**document, spec.idempotency_json_key: str(uuid.uuid4())}
+            params = {**params, key_param: document}
         return params
 
     def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:

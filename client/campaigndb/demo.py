@@ -41,8 +41,8 @@ def run_demo(console: Console) -> None:
              "search_query": "dentist", "location": "New York, NY"},
             zips,
         )
-        console.print(f"created campaign {campaign.campaign_id} with {campaign.zip_count} ZIP codes "
-                      f"(sent {len(zips)}, repeats collapse)")
+        console.print(f"created campaign {campaign.campaign_id} with {campaign.zip_count} "
+                      f"ZIP codes (sent {len(zips)}, repeats collapse)")
 
         threads, per_thread = 10, 20
         barrier = threading.Barrier(threads)

@@ -7,15 +7,14 @@ so Python and SQL cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
-
 from uuid import UUID
 
 from psycopg import sql
 
 
-class Isolation(str, Enum):
+class Isolation(StrEnum):
     READ_COMMITTED = "READ COMMITTED"
     REPEATABLE_READ = "REPEATABLE READ"
     SERIALIZABLE = "SERIALIZABLE"
@@ -117,7 +116,7 @@ def set_local_statement_timeout(ms: int) -> str:
     return f"SET LOCAL statement_timeout = {int(ms)}"
 
 
-def set_local_workspace(workspace_id: UUID) -> str:
+def set_local_workspace(workspace_id: UUID | str) -> str:
     return f"SET LOCAL campaigndb.workspace_id = '{UUID(str(workspace_id))}'"
 
 

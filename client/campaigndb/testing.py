@@ -30,7 +30,7 @@ def dsn_for(database: str, base: str | None = None) -> str:
     """The same server as `base` (default: server_dsn()), another database."""
     params = conninfo_to_dict(base or server_dsn())
     params["dbname"] = database
-    return make_conninfo("", **params)  # type: ignore[arg-type]
+    return make_conninfo("", **params)
 
 
 def admin_connect() -> psycopg.Connection[tuple[object, ...]]:
@@ -39,7 +39,8 @@ def admin_connect() -> psycopg.Connection[tuple[object, ...]]:
 
 def drop_database(name: str) -> None:
     with admin_connect() as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(statement.format(sql.Identifier(name)))
 
 
 def create_database(name: str, template: str | None = None) -> str:

@@ -163,6 +163,5 @@ def test_binding_never_leaks_to_the_next_user_of_a_connection(
 
 def test_statement_timeout_applies(dsn: str) -> None:
     with Client(dsn, statement_timeout_ms=50, pool_min_size=0, pool_max_size=1) as db, \
-            db.pool.connection() as conn:
-        with pytest.raises(psycopg.errors.QueryCanceled):
-            conn.execute("SELECT pg_sleep(1)")
+            db.pool.connection() as conn, pytest.raises(psycopg.errors.QueryCanceled):
+        conn.execute("SELECT pg_sleep(1)")
