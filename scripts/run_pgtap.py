@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict
+
 from campaigndb.testing import create_database, drop_database, migrate, unique_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +29,12 @@ def main() -> int:
         if not files:
             print("no pgTAP files found", file=sys.stderr)
             return 1
-        return subprocess.call(["pg_prove", "--dbname", dsn, "--ext", ".sql", "--failures",
+        # pg_prove garbles a key=value DSN: give it the parts one by one
+        params = conninfo_to_dict(dsn)
+        target = ["--dbname", str(params["dbname"]), "--host", str(params.get("host", "")),
+                  "--port", str(params.get("port", "5432")),
+                  "--username", str(params.get("user", "postgres"))]
+        return subprocess.call(["pg_prove", *target, "--ext", ".sql", "--failures",
                                 *(sys.argv[1:] or files)])
     finally:
         drop_database(name)

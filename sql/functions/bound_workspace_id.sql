@@ -13,7 +13,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF v_setting OPERATOR(pg_catalog.!~)
-       '^\{?[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}\}?$' THEN
+       '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN
         RAISE EXCEPTION 'campaigndb.workspace_id is set to %, which is not a uuid',
                         pg_catalog.quote_literal(v_setting)
               USING ERRCODE = '22023',

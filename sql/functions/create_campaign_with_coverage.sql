@@ -136,7 +136,12 @@ BEGIN
     END IF;
     PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'workspace ' || v_workspace_id);
 
-    v_fingerprint := sha256(convert_to(p_campaign_data::text || p_zip_codes::text, 'UTF8'));
+    -- uuids in canonical form, so that a repeat spelling them otherwise is still a replay
+    v_fingerprint := sha256(convert_to(
+        (p_campaign_data || jsonb_build_object('workspace_id', v_workspace_id)
+            || CASE WHEN v_campaign_id IS NULL THEN '{}'::jsonb
+                    ELSE jsonb_build_object('id', v_campaign_id) END)::text
+        || p_zip_codes::text, 'UTF8'));
 
     INSERT INTO campaigndb.campaigns
            (id, workspace_id, name, status, search_query, location, keywords, settings,

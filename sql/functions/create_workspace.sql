@@ -2,7 +2,10 @@
 -- Isolation: READ COMMITTED; one INSERT, no locks beyond it.
 -- Idempotency: p_workspace_id (optional, client-chosen) is the key: a repeat with the same
 -- id and name returns the first result with replayed: true; same id, other name: 23505.
--- SQLSTATEs in the envelope: 23502 (name missing), 22023 (name too long), 23505 (id reused).
+-- SQLSTATEs in the envelope: 23502 (name missing or blank), 22023 (name too long, or a
+-- campaigndb.workspace_id binding that is not a uuid), 23505 (id reused), 42501 (a repeat
+-- for an existing workspace other than the bound one).  Creating a new workspace while bound
+-- is allowed: it is nobody else's object.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE FUNCTION public.create_workspace(
     p_name          text,
@@ -19,7 +22,8 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
-    IF p_name IS NULL OR btrim(p_name) = '' THEN
+    PERFORM campaigndb.bound_workspace_id();  -- a garbage binding is refused (22023)
+    IF p_name IS NULL OR p_name ~ '^\s*$' THEN
         RAISE EXCEPTION 'p_name is required' USING ERRCODE = '23502', COLUMN = 'name';
     END IF;
     IF length(p_name) > 200 THEN
@@ -33,6 +37,7 @@ BEGIN
     RETURNING id INTO v_id;
 
     IF v_id IS NULL THEN
+        PERFORM campaigndb.assert_workspace_access(p_workspace_id, 'workspace ' || p_workspace_id);
         SELECT w.name INTO v_prior_name FROM campaigndb.workspaces AS w WHERE w.id = p_workspace_id;
         IF v_prior_name IS DISTINCT FROM p_name THEN
             RAISE EXCEPTION 'workspace % already exists with another name', p_workspace_id

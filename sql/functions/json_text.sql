@@ -27,7 +27,7 @@ BEGIN
               USING ERRCODE = '22023', COLUMN = p_key;
     END IF;
     v_text := v_value OPERATOR(pg_catalog.#>>) '{}'::text[];
-    IF p_required AND pg_catalog.btrim(v_text) OPERATOR(pg_catalog.=) '' THEN
+    IF p_required AND v_text OPERATOR(pg_catalog.~) '^\s*$' THEN
         RAISE EXCEPTION '% must not be empty', p_label
               USING ERRCODE = '23502', COLUMN = p_key;
     END IF;

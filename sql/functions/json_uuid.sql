@@ -16,7 +16,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF v_text OPERATOR(pg_catalog.!~)
-       '^\{?[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}\}?$' THEN
+       '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN
         RAISE EXCEPTION '% is not a uuid: %', p_label, pg_catalog.quote_literal(v_text)
               USING ERRCODE = '22P02', COLUMN = p_key;
     END IF;

@@ -436,7 +436,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF v_setting OPERATOR(pg_catalog.!~)
-       '^\{?[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}\}?$' THEN
+       '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN
         RAISE EXCEPTION 'campaigndb.workspace_id is set to %, which is not a uuid',
                         pg_catalog.quote_literal(v_setting)
               USING ERRCODE = '22023',
@@ -501,7 +501,7 @@ BEGIN
               USING ERRCODE = '22023', COLUMN = p_key;
     END IF;
     v_text := v_value OPERATOR(pg_catalog.#>>) '{}'::text[];
-    IF p_required AND pg_catalog.btrim(v_text) OPERATOR(pg_catalog.=) '' THEN
+    IF p_required AND v_text OPERATOR(pg_catalog.~) '^\s*$' THEN
         RAISE EXCEPTION '% must not be empty', p_label
               USING ERRCODE = '23502', COLUMN = p_key;
     END IF;
@@ -534,7 +534,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF v_text OPERATOR(pg_catalog.!~)
-       '^\{?[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}\}?$' THEN
+       '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN
         RAISE EXCEPTION '% is not a uuid: %', p_label, pg_catalog.quote_literal(v_text)
               USING ERRCODE = '22P02', COLUMN = p_key;
     END IF;
@@ -549,7 +549,10 @@ REVOKE ALL ON FUNCTION campaigndb.json_uuid(jsonb, text, text, boolean) FROM PUB
 -- Isolation: READ COMMITTED; one INSERT, no locks beyond it.
 -- Idempotency: p_workspace_id (optional, client-chosen) is the key: a repeat with the same
 -- id and name returns the first result with replayed: true; same id, other name: 23505.
--- SQLSTATEs in the envelope: 23502 (name missing), 22023 (name too long), 23505 (id reused).
+-- SQLSTATEs in the envelope: 23502 (name missing or blank), 22023 (name too long, or a
+-- campaigndb.workspace_id binding that is not a uuid), 23505 (id reused), 42501 (a repeat
+-- for an existing workspace other than the bound one).  Creating a new workspace while bound
+-- is allowed: it is nobody else's object.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE FUNCTION public.create_workspace(
     p_name          text,
@@ -566,7 +569,8 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
-    IF p_name IS NULL OR btrim(p_name) = '' THEN
+    PERFORM campaigndb.bound_workspace_id();  -- a garbage binding is refused (22023)
+    IF p_name IS NULL OR p_name ~ '^\s*$' THEN
         RAISE EXCEPTION 'p_name is required' USING ERRCODE = '23502', COLUMN = 'name';
     END IF;
     IF length(p_name) > 200 THEN
@@ -580,6 +584,7 @@ BEGIN
     RETURNING id INTO v_id;
 
     IF v_id IS NULL THEN
+        PERFORM campaigndb.assert_workspace_access(p_workspace_id, 'workspace ' || p_workspace_id);
         SELECT w.name INTO v_prior_name FROM campaigndb.workspaces AS w WHERE w.id = p_workspace_id;
         IF v_prior_name IS DISTINCT FROM p_name THEN
             RAISE EXCEPTION 'workspace % already exists with another name', p_workspace_id
@@ -745,7 +750,12 @@ BEGIN
     END IF;
     PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'workspace ' || v_workspace_id);
 
-    v_fingerprint := sha256(convert_to(p_campaign_data::text || p_zip_codes::text, 'UTF8'));
+    -- uuids in canonical form, so that a repeat spelling them otherwise is still a replay
+    v_fingerprint := sha256(convert_to(
+        (p_campaign_data || jsonb_build_object('workspace_id', v_workspace_id)
+            || CASE WHEN v_campaign_id IS NULL THEN '{}'::jsonb
+                    ELSE jsonb_build_object('id', v_campaign_id) END)::text
+        || p_zip_codes::text, 'UTF8'));
 
     INSERT INTO campaigndb.campaigns
            (id, workspace_id, name, status, search_query, location, keywords, settings,

@@ -208,3 +208,22 @@ def test_generic_call_rejects_unknown_names(client: Client) -> None:
         client.call("drop_everything")
     with pytest.raises(ValueError, match="no parameter"):
         client.call("create_workspace", p_name="x", p_colour="red")
+
+
+def test_blank_names_of_any_whitespace_are_refused(client: Client, workspace: uuid.UUID) -> None:
+    assert client.call("create_workspace", p_name="\t\n ")["error_code"] == "23502"
+    envelope = client.call("create_campaign_with_coverage",
+                           p_campaign_data={"workspace_id": str(workspace), "name": "\t"},
+                           p_zip_codes=[])
+    assert envelope["error_code"] == "23502"
+
+
+def test_replay_accepts_the_same_uuid_spelt_differently(
+    client: Client, workspace: uuid.UUID
+) -> None:
+    campaign_id = uuid.uuid4()
+    data = {"id": str(campaign_id), "workspace_id": str(workspace), "name": "Roofers"}
+    client.create_campaign_with_coverage(data, ["40001"])
+    upper = {**data, "id": str(campaign_id).upper(), "workspace_id": str(workspace).upper()}
+    again = client.create_campaign_with_coverage(upper, ["40001"])
+    assert again.replayed and again.campaign_id == campaign_id

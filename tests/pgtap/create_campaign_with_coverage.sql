@@ -1,0 +1,483 @@
+-- create_campaign_with_coverage(p_campaign_data jsonb, p_zip_codes jsonb) -> jsonb
+-- CONTRACT.md section 3: returns campaign_id and zip_count; p_campaign_data holds
+-- workspace_id and name (required), optional id (the idempotency key) and settings;
+-- p_zip_codes is an array of ZIP strings or {zip_code, estimated_cost}; repeats collapse.
+-- Runs in one transaction that is rolled back.
+BEGIN;
+SELECT plan(95);
+
+-- ===========================================================================================
+-- Test helpers (in pg_temp: they disappear with the session and are no part of the schema)
+-- ===========================================================================================
+-- db_state(): for every table of schema campaigndb, its row count and a digest of its rows;
+-- equal before and after a call means the call wrote nothing.
+CREATE FUNCTION pg_temp.db_state()
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_state  jsonb := '{}';
+    v_table  text;
+    v_rows   bigint;
+    v_digest text;
+BEGIN
+    FOR v_table IN SELECT c.relname FROM pg_catalog.pg_class AS c
+                    WHERE c.relnamespace = 'campaigndb'::regnamespace AND c.relkind IN ('r', 'p')
+                    ORDER BY 1
+    LOOP
+        EXECUTE format('SELECT count(*), md5(COALESCE(string_agg(t::text, E''\n'' ORDER BY t::text), ''''))
+                          FROM campaigndb.%I AS t', v_table)
+           INTO v_rows, v_digest;
+        v_state := v_state || jsonb_build_object(v_table, jsonb_build_object('rows', v_rows,
+                                                                             'digest', v_digest));
+    END LOOP;
+    RETURN v_state;
+END
+$$;
+
+-- envelope_shape(e): the four keys every envelope carries (CONTRACT.md section 1), reduced to
+-- values that can be compared: which keys are present, success, the type of error,
+-- error_code and retry_recommended.
+CREATE FUNCTION pg_temp.envelope_shape(p_envelope jsonb)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT jsonb_build_object(
+        'keys', (SELECT COALESCE(jsonb_agg(k ORDER BY k), '[]')
+                   FROM unnest(ARRAY['error', 'error_code', 'retry_recommended', 'success']) AS k
+                  WHERE p_envelope ? k),
+        'success', p_envelope -> 'success',
+        'error', jsonb_typeof(p_envelope -> 'error'),
+        'error_code', p_envelope -> 'error_code',
+        'retry_recommended', p_envelope -> 'retry_recommended')
+$$;
+
+CREATE FUNCTION pg_temp.success_shape()
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT '{"keys": ["error", "error_code", "retry_recommended", "success"], "success": true,
+             "error": "null", "error_code": null, "retry_recommended": false}'::jsonb
+$$;
+
+CREATE FUNCTION pg_temp.failure_shape(p_sqlstate text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT jsonb_build_object('keys', '["error", "error_code", "retry_recommended", "success"]'::jsonb,
+                              'success', false, 'error', 'string', 'error_code', p_sqlstate,
+                              'retry_recommended', false)
+$$;
+
+-- call(label, sql): run one API call (a query returning the envelope), and keep the envelope
+-- with the database state before and after it.
+CREATE TEMP TABLE calls (
+    label         text PRIMARY KEY,
+    envelope      jsonb,
+    state_before  jsonb,
+    state_after   jsonb
+);
+
+CREATE PROCEDURE pg_temp.call(p_label text, p_sql text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_before   jsonb := pg_temp.db_state();
+    v_envelope jsonb;
+BEGIN
+    EXECUTE p_sql INTO v_envelope;
+    INSERT INTO pg_temp.calls VALUES (p_label, v_envelope, v_before, pg_temp.db_state());
+END
+$$;
+
+CREATE FUNCTION pg_temp.envelope(p_label text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$ SELECT c.envelope FROM pg_temp.calls AS c WHERE c.label = p_label $$;
+
+-- rows_added(label): per table, how many rows the call added (tables it left alone omitted).
+CREATE FUNCTION pg_temp.rows_added(p_label text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT COALESCE(jsonb_object_agg(a.key, (a.value ->> 'rows')::bigint
+                                            - (c.state_before -> a.key ->> 'rows')::bigint), '{}')
+      FROM pg_temp.calls AS c, jsonb_each(c.state_after) AS a
+     WHERE c.label = p_label
+       AND (a.value ->> 'rows') IS DISTINCT FROM (c.state_before -> a.key ->> 'rows')
+$$;
+
+-- changes(label): the tables whose rows the call changed, with their row counts before and
+-- after; '{}' when the call wrote nothing.
+CREATE FUNCTION pg_temp.changes(p_label text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT COALESCE(jsonb_object_agg(a.key, jsonb_build_object(
+                        'rows_before', (c.state_before -> a.key -> 'rows'),
+                        'rows_after', (a.value -> 'rows'))), '{}')
+      FROM pg_temp.calls AS c, jsonb_each(c.state_after) AS a
+     WHERE c.label = p_label
+       AND a.value IS DISTINCT FROM (c.state_before -> a.key)
+$$;
+
+-- fails_with(case, sql, sqlstate): run the call, then two assertions: it answered an error
+-- envelope with that SQLSTATE and retry_recommended false, and it wrote nothing.
+CREATE FUNCTION pg_temp.fails_with(p_case text, p_sql text, p_sqlstate text)
+RETURNS SETOF text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    CALL pg_temp.call(p_case, p_sql);
+    RETURN NEXT is(pg_temp.envelope_shape(pg_temp.envelope(p_case)),
+                   pg_temp.failure_shape(p_sqlstate),
+                   p_case || ': error envelope with error_code ' || p_sqlstate
+                          || ', retry_recommended false');
+    RETURN NEXT is(pg_temp.changes(p_case), '{}'::jsonb, p_case || ': nothing written');
+END
+$$;
+
+-- ===========================================================================================
+-- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
+-- ===========================================================================================
+SELECT has_function('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
+                    'public.create_campaign_with_coverage(jsonb, jsonb) exists');
+SELECT function_returns('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
+                        'jsonb', 'create_campaign_with_coverage returns jsonb');
+SELECT volatility_is('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
+                     'volatile', 'create_campaign_with_coverage is VOLATILE');
+SELECT is_definer('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
+                  'create_campaign_with_coverage is SECURITY DEFINER');
+SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
+                                        WHERE p.oid = 'public.create_campaign_with_coverage(jsonb, jsonb)'::regprocedure)) AS c
+                   WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),
+          'create_campaign_with_coverage pins search_path to pg_catalog, ..., pg_temp');
+
+-- ===========================================================================================
+-- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
+-- ===========================================================================================
+SELECT function_privs_are('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
+                          'campaigndb_app', ARRAY['EXECUTE'],
+                          'campaigndb_app may EXECUTE create_campaign_with_coverage');
+SELECT function_privs_are('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
+                          'public', ARRAY[]::name[],
+                          'PUBLIC may not EXECUTE create_campaign_with_coverage');
+SELECT function_privs_are('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
+                          'campaigndb_readonly', ARRAY[]::name[],
+                          'campaigndb_readonly may not EXECUTE create_campaign_with_coverage');
+
+-- ===========================================================================================
+-- Setup: two workspaces, A and B
+-- ===========================================================================================
+SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
+          pg_temp.success_shape(), 'setup: workspace A');
+SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
+          pg_temp.success_shape(), 'setup: workspace B');
+
+DO $do$
+BEGIN
+    SET LOCAL ROLE campaigndb_app;
+    PERFORM set_config('campaigndb_test.as_app', create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Made by the app"}',
+        '["30301"]')::text, true);
+    RESET ROLE;
+END
+$do$;
+SELECT is(pg_temp.envelope_shape(current_setting('campaigndb_test.as_app')::jsonb),
+          pg_temp.success_shape(),
+          'campaigndb_app, which holds no table privilege, creates a campaign through the function');
+
+SELECT throws_ok(
+    $$DO $do$ BEGIN
+          SET LOCAL ROLE campaigndb_readonly;
+          PERFORM create_campaign_with_coverage(
+              '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Readonly"}', '[]');
+      END $do$
+    $$,
+    '42501', NULL,
+    'campaigndb_readonly is refused EXECUTE on create_campaign_with_coverage (42501)');
+
+-- ===========================================================================================
+-- Happy path: ZIP strings and objects, repeats collapse (the first occurrence wins)
+-- ===========================================================================================
+CALL pg_temp.call('new campaign', $$
+    SELECT create_campaign_with_coverage(
+        '{"id": "cccccccc-0000-4000-8000-000000000001",
+          "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
+          "name": "Dentists in Austin", "status": "active", "search_query": "dentist",
+          "location": "Austin, TX", "keywords": ["dentist", "orthodontist"],
+          "settings": {"max_results": 100}}',
+        '["73301", " 73301 ", {"zip_code": "73344", "estimated_cost": 1.25}, "73344",
+          {"zip_code": "73301", "estimated_cost": 9}, "78701", {"zip_code": "78702"}]')
+$$);
+
+SELECT is(pg_temp.envelope('new campaign'),
+          '{"success": true, "error": null, "error_code": null, "retry_recommended": false,
+            "campaign_id": "cccccccc-0000-4000-8000-000000000001", "zip_count": 4,
+            "replayed": false}'::jsonb,
+          'new campaign: success envelope with campaign_id, zip_count 4 (7 elements, 3 repeats), replayed false');
+SELECT is(pg_temp.rows_added('new campaign'),
+          '{"campaigns": 1, "gmaps_campaign_coverage": 4}'::jsonb,
+          'new campaign: one campaign row and four coverage rows added');
+SELECT set_eq(
+    $$SELECT g.zip_code::text, g.estimated_cost FROM campaigndb.gmaps_campaign_coverage AS g
+       WHERE g.campaign_id = 'cccccccc-0000-4000-8000-000000000001'$$,
+    $$VALUES ('73301', NULL::numeric), ('73344', 1.25), ('78701', NULL), ('78702', NULL)$$,
+    'new campaign: coverage holds each ZIP once, trimmed, with the first occurrence''s estimated_cost');
+SELECT is((SELECT jsonb_build_object('workspace_id', c.workspace_id, 'name', c.name,
+                                     'status', c.status, 'total_cost', c.total_cost,
+                                     'total_businesses', c.total_businesses)
+             FROM campaigndb.campaigns AS c WHERE c.id = 'cccccccc-0000-4000-8000-000000000001'),
+          '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Dentists in Austin",
+            "status": "active", "total_cost": 0, "total_businesses": 0}'::jsonb,
+          'new campaign: the campaign row holds workspace, name, status, zero totals');
+
+-- ===========================================================================================
+-- Happy path: a server-chosen id, no optional fields
+-- ===========================================================================================
+CALL pg_temp.call('minimal campaign', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Minimal"}',
+        '["10001"]')
+$$);
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('minimal campaign')), pg_temp.success_shape(),
+          'minimal campaign: success envelope with success, error, error_code, retry_recommended');
+SELECT ok(pg_temp.envelope('minimal campaign') ->> 'campaign_id'
+              ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+          'minimal campaign: campaign_id is a uuid');
+SELECT is(pg_temp.envelope('minimal campaign') -> 'zip_count', '1'::jsonb,
+          'minimal campaign: zip_count 1');
+
+-- ===========================================================================================
+-- Idempotent replay: same id, same data (key order and spacing do not matter)
+-- ===========================================================================================
+CALL pg_temp.call('replay', $$
+    SELECT create_campaign_with_coverage(
+        '{"settings": {"max_results": 100}, "keywords": ["dentist", "orthodontist"],
+          "location": "Austin, TX", "search_query": "dentist", "status": "active",
+          "name": "Dentists in Austin", "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
+          "id": "cccccccc-0000-4000-8000-000000000001"}',
+        '["73301", " 73301 ", {"estimated_cost": 1.25, "zip_code": "73344"}, "73344",
+          {"zip_code": "73301", "estimated_cost": 9}, "78701", {"zip_code": "78702"}]')
+$$);
+SELECT is(pg_temp.envelope('replay'),
+          '{"success": true, "error": null, "error_code": null, "retry_recommended": false,
+            "campaign_id": "cccccccc-0000-4000-8000-000000000001", "zip_count": 4,
+            "replayed": true}'::jsonb,
+          'replay: the first campaign_id and zip_count, replayed true');
+SELECT is(pg_temp.changes('replay'), '{}'::jsonb, 'replay: nothing written');
+
+-- ===========================================================================================
+-- Idempotency mismatch: same id, other data (23505)
+-- ===========================================================================================
+SELECT * FROM pg_temp.fails_with('same id, other name', $$
+    SELECT create_campaign_with_coverage(
+        '{"id": "cccccccc-0000-4000-8000-000000000001",
+          "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Dentists in Dallas"}',
+        '["73301"]')
+$$, '23505');
+SELECT * FROM pg_temp.fails_with('same id, other ZIPs', $$
+    SELECT create_campaign_with_coverage(
+        '{"id": "cccccccc-0000-4000-8000-000000000001",
+          "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
+          "name": "Dentists in Austin", "status": "active", "search_query": "dentist",
+          "location": "Austin, TX", "keywords": ["dentist", "orthodontist"],
+          "settings": {"max_results": 100}}',
+        '["73301", "99999"]')
+$$, '23505');
+
+-- ===========================================================================================
+-- p_campaign_data errors
+-- ===========================================================================================
+SELECT * FROM pg_temp.fails_with('p_campaign_data is NULL',
+    $$SELECT create_campaign_with_coverage(NULL, '["10001"]')$$, '23502');
+SELECT * FROM pg_temp.fails_with('p_campaign_data is an array',
+    $$SELECT create_campaign_with_coverage('[]', '["10001"]')$$, '22023');
+SELECT * FROM pg_temp.fails_with('unknown key in p_campaign_data', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Typo", "staus": "active"}',
+        '["10001"]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('name missing', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')
+$$, '23502');
+SELECT * FROM pg_temp.fails_with('name blank', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "   "}', '["10001"]')
+$$, '23502');
+SELECT * FROM pg_temp.fails_with('name not a string', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": 42}', '["10001"]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('name longer than 200 characters', $$
+    SELECT create_campaign_with_coverage(
+        jsonb_build_object('workspace_id', 'aaaaaaaa-0000-4000-8000-000000000001',
+                           'name', repeat('n', 201)), '["10001"]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('workspace_id missing',
+    $$SELECT create_campaign_with_coverage('{"name": "No workspace"}', '["10001"]')$$, '23502');
+SELECT * FROM pg_temp.fails_with('workspace_id not a uuid',
+    $$SELECT create_campaign_with_coverage('{"workspace_id": "nope", "name": "Bad"}', '["10001"]')$$,
+    '22P02');
+SELECT * FROM pg_temp.fails_with('id not a uuid', $$
+    SELECT create_campaign_with_coverage(
+        '{"id": "nope", "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Bad id"}',
+        '["10001"]')
+$$, '22P02');
+SELECT * FROM pg_temp.fails_with('unknown workspace', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "eeeeeeee-0000-4000-8000-00000000000e", "name": "Orphan"}', '["10001"]')
+$$, '23503');
+SELECT * FROM pg_temp.fails_with('unknown status', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Odd", "status": "bogus"}',
+        '["10001"]')
+$$, '23514');
+SELECT * FROM pg_temp.fails_with('keywords not an array of strings', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Kw", "keywords": [1, 2]}',
+        '["10001"]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('settings not an object', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "St", "settings": [1]}',
+        '["10001"]')
+$$, '22023');
+
+-- ===========================================================================================
+-- p_zip_codes errors
+-- ===========================================================================================
+SELECT * FROM pg_temp.fails_with('p_zip_codes is NULL', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}', NULL)
+$$, '23502');
+SELECT * FROM pg_temp.fails_with('p_zip_codes is an object, not an array', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}',
+        '{"zip_code": "10001"}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('p_zip_codes is a string, not an array', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}', '"10001"')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('more than 50,000 ZIPs', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Too many"}',
+        (SELECT jsonb_agg(g::text) FROM generate_series(100001, 150001) AS g))
+$$, '54000');
+SELECT * FROM pg_temp.fails_with('a ZIP element is a number (after a good one)', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}', '["10001", 10002]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('a ZIP element is null', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}', '[null]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('a ZIP element is an array', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}', '[["10001"]]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('a ZIP element is a boolean', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}', '[true]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('a ZIP string that is not a ZIP code', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}',
+        '["10001", "10002; DROP TABLE x"]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('an empty ZIP string', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}', '[""]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('a ZIP object without zip_code', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}',
+        '[{"estimated_cost": 1}]')
+$$, '23502');
+SELECT * FROM pg_temp.fails_with('a ZIP object whose zip_code is a number', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}',
+        '[{"zip_code": 10001}]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('a ZIP object with an unknown key', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}',
+        '[{"zip_code": "10001", "cost": 1}]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('estimated_cost is a string', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}',
+        '[{"zip_code": "10001", "estimated_cost": "1.5"}]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('estimated_cost is negative', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Z"}',
+        '[{"zip_code": "10001", "estimated_cost": -0.01}]')
+$$, '22023');
+
+-- ===========================================================================================
+-- Workspace binding (campaigndb.workspace_id)
+-- ===========================================================================================
+SET LOCAL campaigndb.workspace_id = 'bbbbbbbb-0000-4000-8000-000000000002';
+SELECT * FROM pg_temp.fails_with('bound to workspace B, a campaign in workspace A', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Intruder"}', '["10001"]')
+$$, '42501');
+SELECT * FROM pg_temp.fails_with('bound to workspace B, replay of a campaign of workspace A', $$
+    SELECT create_campaign_with_coverage(
+        '{"id": "cccccccc-0000-4000-8000-000000000001",
+          "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
+          "name": "Dentists in Austin", "status": "active", "search_query": "dentist",
+          "location": "Austin, TX", "keywords": ["dentist", "orthodontist"],
+          "settings": {"max_results": 100}}',
+        '["73301", " 73301 ", {"zip_code": "73344", "estimated_cost": 1.25}, "73344",
+          {"zip_code": "73301", "estimated_cost": 9}, "78701", {"zip_code": "78702"}]')
+$$, '42501');
+SELECT * FROM pg_temp.fails_with('bound to workspace B, a campaign in B reusing the id of A''s campaign', $$
+    SELECT create_campaign_with_coverage(
+        '{"id": "cccccccc-0000-4000-8000-000000000001",
+          "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002", "name": "Id squatter"}',
+        '["10001"]')
+$$, '42501');
+CALL pg_temp.call('bound to workspace B, a campaign in B', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "bbbbbbbb-0000-4000-8000-000000000002", "name": "Own"}', '["10001"]')
+$$);
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('bound to workspace B, a campaign in B')),
+          pg_temp.success_shape(),
+          'bound to workspace B: a campaign in workspace B is created');
+
+SET LOCAL campaigndb.workspace_id = 'not-a-uuid';
+SELECT * FROM pg_temp.fails_with('garbage campaigndb.workspace_id', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Garbage"}', '["10001"]')
+$$, '22023');
+RESET campaigndb.workspace_id;
+
+-- ===========================================================================================
+-- Normal use: 10,000 ZIPs in one call (last, so that the state digests above stay small)
+-- ===========================================================================================
+CALL pg_temp.call('10,000 ZIPs', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Ten thousand"}',
+        (SELECT jsonb_agg(lpad(g::text, 5, '0')) FROM generate_series(1, 10000) AS g))
+$$);
+SELECT is(pg_temp.envelope('10,000 ZIPs') -> 'zip_count', '10000'::jsonb,
+          '10,000 ZIPs: zip_count 10000');
+SELECT is(pg_temp.rows_added('10,000 ZIPs'),
+          '{"campaigns": 1, "gmaps_campaign_coverage": 10000}'::jsonb,
+          '10,000 ZIPs: one campaign and 10,000 coverage rows added');
+
+-- ===========================================================================================
+-- A parameter that cannot be cast raises before the function runs (no envelope possible)
+-- ===========================================================================================
+SELECT throws_ok($$SELECT create_campaign_with_coverage(
+                       p_campaign_data => '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "J"}',
+                       p_zip_codes => '["10001"')$$,
+                 '22P02', NULL,
+                 'p_zip_codes => malformed JSON raises 22P02 (cast failure before the call)');
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,426 @@
+-- track_campaign_cost(p_campaign_id uuid, p_service varchar, p_items_processed integer,
+--                     p_cost_usd numeric, p_metadata jsonb, p_idempotency_key text DEFAULT NULL)
+--   -> jsonb
+-- CONTRACT.md section 3: one cost row plus the campaign total, atomically; returns cost_id
+-- and new_total_cost; p_cost_usd >= 0; p_idempotency_key: same key and parameters replay,
+-- same key and other parameters 23505; declares SERIALIZABLE in its own definition.
+-- Runs in one transaction that is rolled back.
+BEGIN;
+SELECT plan(82);
+
+-- ===========================================================================================
+-- Test helpers (in pg_temp: they disappear with the session and are no part of the schema)
+-- ===========================================================================================
+-- db_state(): for every table of schema campaigndb, its row count and a digest of its rows;
+-- equal before and after a call means the call wrote nothing.
+CREATE FUNCTION pg_temp.db_state()
+RETURNS jsonb
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_state  jsonb := '{}';
+    v_table  text;
+    v_rows   bigint;
+    v_digest text;
+BEGIN
+    FOR v_table IN SELECT c.relname FROM pg_catalog.pg_class AS c
+                    WHERE c.relnamespace = 'campaigndb'::regnamespace AND c.relkind IN ('r', 'p')
+                    ORDER BY 1
+    LOOP
+        EXECUTE format('SELECT count(*), md5(COALESCE(string_agg(t::text, E''\n'' ORDER BY t::text), ''''))
+                          FROM campaigndb.%I AS t', v_table)
+           INTO v_rows, v_digest;
+        v_state := v_state || jsonb_build_object(v_table, jsonb_build_object('rows', v_rows,
+                                                                             'digest', v_digest));
+    END LOOP;
+    RETURN v_state;
+END
+$$;
+
+-- envelope_shape(e): the four keys every envelope carries (CONTRACT.md section 1), reduced to
+-- values that can be compared: which keys are present, success, the type of error,
+-- error_code and retry_recommended.
+CREATE FUNCTION pg_temp.envelope_shape(p_envelope jsonb)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT jsonb_build_object(
+        'keys', (SELECT COALESCE(jsonb_agg(k ORDER BY k), '[]')
+                   FROM unnest(ARRAY['error', 'error_code', 'retry_recommended', 'success']) AS k
+                  WHERE p_envelope ? k),
+        'success', p_envelope -> 'success',
+        'error', jsonb_typeof(p_envelope -> 'error'),
+        'error_code', p_envelope -> 'error_code',
+        'retry_recommended', p_envelope -> 'retry_recommended')
+$$;
+
+CREATE FUNCTION pg_temp.success_shape()
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT '{"keys": ["error", "error_code", "retry_recommended", "success"], "success": true,
+             "error": "null", "error_code": null, "retry_recommended": false}'::jsonb
+$$;
+
+CREATE FUNCTION pg_temp.failure_shape(p_sqlstate text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT jsonb_build_object('keys', '["error", "error_code", "retry_recommended", "success"]'::jsonb,
+                              'success', false, 'error', 'string', 'error_code', p_sqlstate,
+                              'retry_recommended', false)
+$$;
+
+-- call(label, sql): run one API call (a query returning the envelope), and keep the envelope
+-- with the database state before and after it.
+CREATE TEMP TABLE calls (
+    label         text PRIMARY KEY,
+    envelope      jsonb,
+    state_before  jsonb,
+    state_after   jsonb
+);
+
+CREATE PROCEDURE pg_temp.call(p_label text, p_sql text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_before   jsonb := pg_temp.db_state();
+    v_envelope jsonb;
+BEGIN
+    EXECUTE p_sql INTO v_envelope;
+    INSERT INTO pg_temp.calls VALUES (p_label, v_envelope, v_before, pg_temp.db_state());
+END
+$$;
+
+CREATE FUNCTION pg_temp.envelope(p_label text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$ SELECT c.envelope FROM pg_temp.calls AS c WHERE c.label = p_label $$;
+
+-- rows_added(label): per table, how many rows the call added (tables it left alone omitted).
+CREATE FUNCTION pg_temp.rows_added(p_label text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT COALESCE(jsonb_object_agg(a.key, (a.value ->> 'rows')::bigint
+                                            - (c.state_before -> a.key ->> 'rows')::bigint), '{}')
+      FROM pg_temp.calls AS c, jsonb_each(c.state_after) AS a
+     WHERE c.label = p_label
+       AND (a.value ->> 'rows') IS DISTINCT FROM (c.state_before -> a.key ->> 'rows')
+$$;
+
+-- changes(label): the tables whose rows the call changed, with their row counts before and
+-- after; '{}' when the call wrote nothing.
+CREATE FUNCTION pg_temp.changes(p_label text)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT COALESCE(jsonb_object_agg(a.key, jsonb_build_object(
+                        'rows_before', (c.state_before -> a.key -> 'rows'),
+                        'rows_after', (a.value -> 'rows'))), '{}')
+      FROM pg_temp.calls AS c, jsonb_each(c.state_after) AS a
+     WHERE c.label = p_label
+       AND a.value IS DISTINCT FROM (c.state_before -> a.key)
+$$;
+
+-- fails_with(case, sql, sqlstate): run the call, then two assertions: it answered an error
+-- envelope with that SQLSTATE and retry_recommended false, and it wrote nothing.
+CREATE FUNCTION pg_temp.fails_with(p_case text, p_sql text, p_sqlstate text)
+RETURNS SETOF text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    CALL pg_temp.call(p_case, p_sql);
+    RETURN NEXT is(pg_temp.envelope_shape(pg_temp.envelope(p_case)),
+                   pg_temp.failure_shape(p_sqlstate),
+                   p_case || ': error envelope with error_code ' || p_sqlstate
+                          || ', retry_recommended false');
+    RETURN NEXT is(pg_temp.changes(p_case), '{}'::jsonb, p_case || ': nothing written');
+END
+$$;
+
+-- ===========================================================================================
+-- Definition: signature, return type, volatility, SECURITY DEFINER, pinned settings
+-- ===========================================================================================
+SELECT has_function('public', 'track_campaign_cost',
+                    ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
+                    'public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, text) exists');
+SELECT function_returns('public', 'track_campaign_cost',
+                        ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
+                        'jsonb', 'track_campaign_cost returns jsonb');
+SELECT volatility_is('public', 'track_campaign_cost',
+                     ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
+                     'volatile', 'track_campaign_cost is VOLATILE');
+SELECT is_definer('public', 'track_campaign_cost',
+                  ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
+                  'track_campaign_cost is SECURITY DEFINER');
+SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
+                                        WHERE p.oid = 'public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, text)'::regprocedure)) AS c
+                   WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),
+          'track_campaign_cost pins search_path to pg_catalog, ..., pg_temp');
+SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
+                                        WHERE p.oid = 'public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, text)'::regprocedure)) AS c
+                   WHERE c = 'default_transaction_isolation=serializable'),
+          'track_campaign_cost declares default_transaction_isolation = serializable');
+
+-- ===========================================================================================
+-- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
+-- ===========================================================================================
+SELECT function_privs_are('public', 'track_campaign_cost',
+                          ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
+                          'campaigndb_app', ARRAY['EXECUTE'],
+                          'campaigndb_app may EXECUTE track_campaign_cost');
+SELECT function_privs_are('public', 'track_campaign_cost',
+                          ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
+                          'public', ARRAY[]::name[],
+                          'PUBLIC may not EXECUTE track_campaign_cost');
+SELECT function_privs_are('public', 'track_campaign_cost',
+                          ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
+                          'campaigndb_readonly', ARRAY[]::name[],
+                          'campaigndb_readonly may not EXECUTE track_campaign_cost');
+
+-- ===========================================================================================
+-- Setup: workspace A with campaigns A1 and A2, workspace B with campaign B1
+-- ===========================================================================================
+SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
+          pg_temp.success_shape(), 'setup: workspace A');
+SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
+          pg_temp.success_shape(), 'setup: workspace B');
+SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
+              '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
+                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')),
+          pg_temp.success_shape(), 'setup: campaign A1');
+SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
+              '{"id": "a2a2a2a2-0000-4000-8000-000000000002", "name": "Campaign A2",
+                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10002"]')),
+          pg_temp.success_shape(), 'setup: campaign A2');
+SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
+              '{"id": "b1b1b1b1-0000-4000-8000-000000000001", "name": "Campaign B1",
+                "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002"}', '["20001"]')),
+          pg_temp.success_shape(), 'setup: campaign B1');
+
+DO $do$
+BEGIN
+    SET LOCAL ROLE campaigndb_app;
+    PERFORM set_config('campaigndb_test.as_app', track_campaign_cost(
+        'a2a2a2a2-0000-4000-8000-000000000002', 'apify', 1, 0.5, '{}')::text, true);
+    RESET ROLE;
+END
+$do$;
+SELECT is(pg_temp.envelope_shape(current_setting('campaigndb_test.as_app')::jsonb),
+          pg_temp.success_shape(),
+          'campaigndb_app, which holds no table privilege, records a cost through the function');
+
+SELECT throws_ok(
+    $$DO $do$ BEGIN
+          SET LOCAL ROLE campaigndb_readonly;
+          PERFORM track_campaign_cost('a2a2a2a2-0000-4000-8000-000000000002', 'apify', 1, 0.5, '{}');
+      END $do$
+    $$,
+    '42501', NULL,
+    'campaigndb_readonly is refused EXECUTE on track_campaign_cost (42501)');
+
+-- ===========================================================================================
+-- Happy path: one cost
+-- ===========================================================================================
+CALL pg_temp.call('first cost', $$
+    SELECT track_campaign_cost(p_campaign_id => 'a1a1a1a1-0000-4000-8000-000000000001',
+                               p_service => 'google_places', p_items_processed => 120,
+                               p_cost_usd => 1.25, p_metadata => '{"run": "r-1"}')
+$$);
+
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('first cost')), pg_temp.success_shape(),
+          'first cost: success envelope with success, error, error_code, retry_recommended');
+SELECT ok(pg_temp.envelope('first cost') ->> 'cost_id'
+              ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+          'first cost: cost_id is a uuid');
+SELECT is((pg_temp.envelope('first cost') ->> 'new_total_cost')::numeric, 1.25,
+          'first cost: new_total_cost is 1.25');
+SELECT is(pg_temp.envelope('first cost') -> 'replayed', 'false'::jsonb,
+          'first cost: replayed is false');
+SELECT is((SELECT jsonb_build_object('campaign_id', k.campaign_id, 'service', k.service,
+                                     'items_processed', k.items_processed,
+                                     'cost_usd', k.cost_usd, 'metadata', k.metadata)
+             FROM campaigndb.gmaps_api_costs AS k
+            WHERE k.id = (pg_temp.envelope('first cost') ->> 'cost_id')::uuid),
+          '{"campaign_id": "a1a1a1a1-0000-4000-8000-000000000001", "service": "google_places",
+            "items_processed": 120, "cost_usd": 1.25, "metadata": {"run": "r-1"}}'::jsonb,
+          'first cost: the cost row holds the call''s values');
+SELECT is((SELECT c.total_cost FROM campaigndb.campaigns AS c
+            WHERE c.id = 'a1a1a1a1-0000-4000-8000-000000000001'),
+          1.25::numeric, 'first cost: campaigns.total_cost is 1.25');
+SELECT is(pg_temp.rows_added('first cost'), '{"gmaps_api_costs": 1}'::jsonb,
+          'first cost: exactly one cost row added');
+
+-- ===========================================================================================
+-- Several calls: the total is the sum of the cost rows
+-- ===========================================================================================
+CALL pg_temp.call('second cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 10, 0.333333, '{}')
+$$);
+CALL pg_temp.call('free cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'cache', 0, 0, '{}')
+$$);
+CALL pg_temp.call('null metadata', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'hunter', 3, 2.5, NULL)
+$$);
+
+SELECT is((pg_temp.envelope('second cost') ->> 'new_total_cost')::numeric, 1.583333,
+          'second cost: new_total_cost is the running total 1.583333');
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('free cost')), pg_temp.success_shape(),
+          'a cost of 0 is accepted');
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('null metadata')), pg_temp.success_shape(),
+          'p_metadata NULL is accepted');
+SELECT is((SELECT k.metadata FROM campaigndb.gmaps_api_costs AS k
+            WHERE k.id = (pg_temp.envelope('null metadata') ->> 'cost_id')::uuid),
+          '{}'::jsonb, 'p_metadata NULL is stored as {}');
+SELECT is((pg_temp.envelope('null metadata') ->> 'new_total_cost')::numeric, 4.083333,
+          'after four costs new_total_cost is 4.083333');
+SELECT is((SELECT c.total_cost FROM campaigndb.campaigns AS c
+            WHERE c.id = 'a1a1a1a1-0000-4000-8000-000000000001'),
+          (SELECT sum(k.cost_usd) FROM campaigndb.gmaps_api_costs AS k
+            WHERE k.campaign_id = 'a1a1a1a1-0000-4000-8000-000000000001'),
+          'campaign A1: total_cost equals the sum of its cost rows');
+SELECT is((SELECT c.total_cost FROM campaigndb.campaigns AS c
+            WHERE c.id = 'b1b1b1b1-0000-4000-8000-000000000001'),
+          0::numeric, 'campaign B1, never charged, keeps total_cost 0');
+
+-- ===========================================================================================
+-- Idempotent replay: same key, same parameters
+-- ===========================================================================================
+CALL pg_temp.call('keyed cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 50, 0.75,
+                               '{"run": "r-2"}', 'run-r-2')
+$$);
+CALL pg_temp.call('replay', $$
+    SELECT track_campaign_cost(p_campaign_id => 'a1a1a1a1-0000-4000-8000-000000000001',
+                               p_service => 'apify', p_items_processed => 50, p_cost_usd => 0.750,
+                               p_metadata => '{"run": "r-2"}', p_idempotency_key => 'run-r-2')
+$$);
+
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('keyed cost')), pg_temp.success_shape(),
+          'keyed cost: success');
+SELECT is(pg_temp.envelope('replay') -> 'cost_id', pg_temp.envelope('keyed cost') -> 'cost_id',
+          'replay: the first cost_id');
+SELECT is(pg_temp.envelope('replay') -> 'replayed', 'true'::jsonb, 'replay: replayed is true');
+SELECT is((pg_temp.envelope('replay') ->> 'new_total_cost')::numeric, 4.833333,
+          'replay: new_total_cost is the unchanged total');
+SELECT is(pg_temp.changes('replay'), '{}'::jsonb,
+          'replay: nothing written (cost row count and campaign total unchanged)');
+
+-- ===========================================================================================
+-- Idempotency mismatch: same key, other parameters (23505)
+-- ===========================================================================================
+SELECT * FROM pg_temp.fails_with('same key, other cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 50, 0.76,
+                               '{"run": "r-2"}', 'run-r-2')
+$$, '23505');
+SELECT * FROM pg_temp.fails_with('same key, other campaign', $$
+    SELECT track_campaign_cost('a2a2a2a2-0000-4000-8000-000000000002', 'apify', 50, 0.75,
+                               '{"run": "r-2"}', 'run-r-2')
+$$, '23505');
+SELECT * FROM pg_temp.fails_with('same key, other metadata', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 50, 0.75,
+                               '{"run": "r-3"}', 'run-r-2')
+$$, '23505');
+
+-- ===========================================================================================
+-- Bad cost values (22023, 22003)
+-- ===========================================================================================
+SELECT * FROM pg_temp.fails_with('negative cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, -0.01, '{}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('NaN cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 'NaN', '{}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('Infinity cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 'Infinity', '{}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('-Infinity cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, '-Infinity', '{}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('cost of 1e12 (out of range)', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 1e12, '{}')
+$$, '22003');
+SELECT * FROM pg_temp.fails_with('NULL cost', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, NULL, '{}')
+$$, '23502');
+
+-- ===========================================================================================
+-- Other bad parameters
+-- ===========================================================================================
+SELECT * FROM pg_temp.fails_with('NULL campaign',
+    $$SELECT track_campaign_cost(NULL, 'apify', 1, 0.5, '{}')$$, '23502');
+SELECT * FROM pg_temp.fails_with('unknown campaign', $$
+    SELECT track_campaign_cost('eeeeeeee-0000-4000-8000-00000000000e', 'apify', 1, 0.5, '{}')
+$$, 'P0002');
+SELECT * FROM pg_temp.fails_with('metadata is an array', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '[1]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('metadata is a string', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '"x"')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('NULL service', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', NULL, 1, 0.5, '{}')
+$$, '23502');
+SELECT * FROM pg_temp.fails_with('blank service', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', '  ', 1, 0.5, '{}')
+$$, '23502');
+SELECT * FROM pg_temp.fails_with('service longer than 64 characters', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', repeat('s', 65), 1, 0.5, '{}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('NULL items_processed', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', NULL, 0.5, '{}')
+$$, '23502');
+SELECT * FROM pg_temp.fails_with('negative items_processed', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', -1, 0.5, '{}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('empty idempotency key', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '{}', '')
+$$, '22023');
+
+-- ===========================================================================================
+-- Workspace binding (campaigndb.workspace_id)
+-- ===========================================================================================
+SET LOCAL campaigndb.workspace_id = 'bbbbbbbb-0000-4000-8000-000000000002';
+SELECT * FROM pg_temp.fails_with('bound to workspace B, a cost on campaign A1', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '{}')
+$$, '42501');
+SELECT * FROM pg_temp.fails_with('bound to workspace B, replay of a cost of campaign A1', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 50, 0.75,
+                               '{"run": "r-2"}', 'run-r-2')
+$$, '42501');
+CALL pg_temp.call('bound to workspace B, a cost on campaign B1', $$
+    SELECT track_campaign_cost('b1b1b1b1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '{}')
+$$);
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('bound to workspace B, a cost on campaign B1')),
+          pg_temp.success_shape(), 'bound to workspace B: a cost on campaign B1 is recorded');
+
+SET LOCAL campaigndb.workspace_id = 'not-a-uuid';
+SELECT * FROM pg_temp.fails_with('garbage campaigndb.workspace_id', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '{}')
+$$, '22023');
+RESET campaigndb.workspace_id;
+
+-- ===========================================================================================
+-- A parameter that cannot be cast raises before the function runs (no envelope possible)
+-- ===========================================================================================
+SELECT throws_ok($$SELECT track_campaign_cost(p_campaign_id => 'nope', p_service => 'apify',
+                                             p_items_processed => 1, p_cost_usd => 0.5,
+                                             p_metadata => '{}')$$,
+                 '22P02', NULL,
+                 'p_campaign_id => ''nope'' raises 22P02 (cast failure before the call)');
+
+-- ===========================================================================================
+-- The invariant at the end: every campaign's total_cost equals the sum of its cost rows
+-- ===========================================================================================
+SELECT is(ARRAY(SELECT c.name FROM campaigndb.campaigns AS c
+                 WHERE c.total_cost <> (SELECT COALESCE(sum(k.cost_usd), 0)
+                                          FROM campaigndb.gmaps_api_costs AS k
+                                         WHERE k.campaign_id = c.id)
+                 ORDER BY 1),
+          ARRAY[]::text[],
+          'every campaign''s total_cost equals the sum of its cost rows');
+
+SELECT * FROM finish();
+ROLLBACK;
