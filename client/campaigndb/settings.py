@@ -57,11 +57,3 @@ def resolve_dsn(settings: Settings | None = None, *, start_embedded: bool = True
     if start_embedded:
         return server.up()
     return server.url()
-
-
-def sqlalchemy_url(dsn: str) -> str:
-    """The same DSN with the psycopg 3 driver named, for SQLAlchemy/alembic."""
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
-        if dsn.startswith(prefix):
-            return "postgresql+psycopg://" + dsn[len(prefix):]
-    return dsn
