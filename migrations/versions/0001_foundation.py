@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "aae06f6d8aaf3920d558f18ddcdc1fb9b936746200a4ba437adfcd9b7d15c091"
+UPGRADE_SHA256 = "bb448e2507cef9cc35d941a52f2ff788c66ab1ffeb0739d223c2f7ea621eb441"
 DOWNGRADE_SHA256 = "891d3a7dcb2dc87aeb25b0c7b3785420bd10f27988c0754eb6edea922de593e3"
 
 

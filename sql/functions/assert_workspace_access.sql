@@ -1,7 +1,7 @@
 -- campaigndb.assert_workspace_access: raise 42501 when the session is bound to a workspace
 -- (campaigndb.workspace_id) other than p_workspace_id.  p_object names the object for the
 -- message ("campaign 3f..."), without revealing which workspace owns it.
-CREATE FUNCTION campaigndb.assert_workspace_access(p_workspace_id uuid, p_object text)
+CREATE OR REPLACE FUNCTION campaigndb.assert_workspace_access(p_workspace_id uuid, p_object text)
 RETURNS void
 LANGUAGE plpgsql
 STABLE

@@ -1,7 +1,7 @@
 -- campaigndb.bound_workspace_id: the workspace this session is bound to
 -- (setting campaigndb.workspace_id), or NULL when unbound.  A setting that is not a uuid is
 -- refused with 22023 rather than silently ignored: ignoring it would unbind the session.
-CREATE FUNCTION campaigndb.bound_workspace_id()
+CREATE OR REPLACE FUNCTION campaigndb.bound_workspace_id()
 RETURNS uuid
 LANGUAGE plpgsql
 STABLE

@@ -11,7 +11,7 @@
 -- SQLSTATEs in the envelope: 23502, 22023, 22P02, 23503 (workspace missing), 23514 (unknown
 -- status), 23505, 54000 (too many ZIPs), 42501 (bound to another workspace).
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
-CREATE FUNCTION public.create_campaign_with_coverage(
+CREATE OR REPLACE FUNCTION public.create_campaign_with_coverage(
     p_campaign_data  jsonb,
     p_zip_codes      jsonb)
 RETURNS jsonb

@@ -7,7 +7,7 @@
 -- for an existing workspace other than the bound one).  Creating a new workspace while bound
 -- is allowed: it is nobody else's object.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
-CREATE FUNCTION public.create_workspace(
+CREATE OR REPLACE FUNCTION public.create_workspace(
     p_name          text,
     p_workspace_id  uuid DEFAULT NULL)
 RETURNS jsonb

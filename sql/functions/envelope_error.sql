@@ -2,7 +2,7 @@
 -- diagnostics a function's handler read with GET STACKED DIAGNOSTICS.  This is the one
 -- place that decides retry_recommended / retry_after_ms, from campaigndb.error_codes (the
 -- SQLSTATE table the Python client is tested against).  Unknown SQLSTATEs are not retried.
-CREATE FUNCTION campaigndb.envelope_error(
+CREATE OR REPLACE FUNCTION campaigndb.envelope_error(
     p_sqlstate    text,
     p_message     text,
     p_detail      text DEFAULT NULL,
@@ -39,7 +39,8 @@ BEGIN
         'constraint', NULLIF(p_constraint, ''),
         'column', NULLIF(p_column, ''),
         'table', NULLIF(p_table, ''),
-        'detail', NULLIF(p_detail, ''),
+        -- a failing row's detail can carry a whole batch element: keep the start of it
+        'detail', NULLIF(pg_catalog.left(p_detail, 500), ''),
         'hint', NULLIF(p_hint, '')));
     IF v_detail OPERATOR(pg_catalog.<>) '{}'::jsonb THEN
         v_envelope := v_envelope

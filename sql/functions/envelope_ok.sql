@@ -1,6 +1,6 @@
 -- campaigndb.envelope_ok: the success envelope of CONTRACT.md section 1, with the calling
 -- function's own fields merged in.  Pure, so PL/pgSQL callers can inline it.
-CREATE FUNCTION campaigndb.envelope_ok(p_fields jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION campaigndb.envelope_ok(p_fields jsonb DEFAULT '{}')
 RETURNS jsonb
 LANGUAGE sql
 IMMUTABLE

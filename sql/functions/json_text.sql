@@ -1,7 +1,7 @@
 -- campaigndb.json_text: read p_doc->p_key as text with a clear error when it is the wrong
 -- type (22023), missing while required (23502) or longer than p_max_length (22023).
 -- p_label names the field in messages, e.g. 'p_campaign_data.name'.
-CREATE FUNCTION campaigndb.json_text(
+CREATE OR REPLACE FUNCTION campaigndb.json_text(
     p_doc         jsonb,
     p_key         text,
     p_label       text,

@@ -1,6 +1,6 @@
 -- campaigndb.json_uuid: read p_doc->p_key as a uuid: 23502 when required and missing,
 -- 22023 when not a string, 22P02 when the string is not a uuid.
-CREATE FUNCTION campaigndb.json_uuid(
+CREATE OR REPLACE FUNCTION campaigndb.json_uuid(
     p_doc       jsonb,
     p_key       text,
     p_label     text,

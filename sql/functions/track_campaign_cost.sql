@@ -20,7 +20,7 @@
 -- first cost_id with replayed: true and adds nothing; same key, other parameters: 23505.
 -- SQLSTATEs in the envelope: 23502, 22023, 22003, P0002, 42501, 23505, 55P03.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
-CREATE FUNCTION public.track_campaign_cost(
+CREATE OR REPLACE FUNCTION public.track_campaign_cost(
     p_campaign_id      uuid,
     p_service          varchar,
     p_items_processed  integer,

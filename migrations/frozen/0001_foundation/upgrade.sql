@@ -352,7 +352,7 @@ CREATE POLICY readable_by_all ON campaigndb.error_codes FOR SELECT USING (true);
 -- source: sql/functions/envelope_ok.sql
 -- campaigndb.envelope_ok: the success envelope of CONTRACT.md section 1, with the calling
 -- function's own fields merged in.  Pure, so PL/pgSQL callers can inline it.
-CREATE FUNCTION campaigndb.envelope_ok(p_fields jsonb DEFAULT '{}')
+CREATE OR REPLACE FUNCTION campaigndb.envelope_ok(p_fields jsonb DEFAULT '{}')
 RETURNS jsonb
 LANGUAGE sql
 IMMUTABLE
@@ -370,7 +370,7 @@ REVOKE ALL ON FUNCTION campaigndb.envelope_ok(jsonb) FROM PUBLIC;
 -- diagnostics a function's handler read with GET STACKED DIAGNOSTICS.  This is the one
 -- place that decides retry_recommended / retry_after_ms, from campaigndb.error_codes (the
 -- SQLSTATE table the Python client is tested against).  Unknown SQLSTATEs are not retried.
-CREATE FUNCTION campaigndb.envelope_error(
+CREATE OR REPLACE FUNCTION campaigndb.envelope_error(
     p_sqlstate    text,
     p_message     text,
     p_detail      text DEFAULT NULL,
@@ -407,7 +407,8 @@ BEGIN
         'constraint', NULLIF(p_constraint, ''),
         'column', NULLIF(p_column, ''),
         'table', NULLIF(p_table, ''),
-        'detail', NULLIF(p_detail, ''),
+        -- a failing row's detail can carry a whole batch element: keep the start of it
+        'detail', NULLIF(pg_catalog.left(p_detail, 500), ''),
         'hint', NULLIF(p_hint, '')));
     IF v_detail OPERATOR(pg_catalog.<>) '{}'::jsonb THEN
         v_envelope := v_envelope
@@ -424,7 +425,7 @@ REVOKE ALL ON FUNCTION campaigndb.envelope_error(text, text, text, text, text, t
 -- campaigndb.bound_workspace_id: the workspace this session is bound to
 -- (setting campaigndb.workspace_id), or NULL when unbound.  A setting that is not a uuid is
 -- refused with 22023 rather than silently ignored: ignoring it would unbind the session.
-CREATE FUNCTION campaigndb.bound_workspace_id()
+CREATE OR REPLACE FUNCTION campaigndb.bound_workspace_id()
 RETURNS uuid
 LANGUAGE plpgsql
 STABLE
@@ -452,7 +453,7 @@ REVOKE ALL ON FUNCTION campaigndb.bound_workspace_id() FROM PUBLIC;
 -- campaigndb.assert_workspace_access: raise 42501 when the session is bound to a workspace
 -- (campaigndb.workspace_id) other than p_workspace_id.  p_object names the object for the
 -- message ("campaign 3f..."), without revealing which workspace owns it.
-CREATE FUNCTION campaigndb.assert_workspace_access(p_workspace_id uuid, p_object text)
+CREATE OR REPLACE FUNCTION campaigndb.assert_workspace_access(p_workspace_id uuid, p_object text)
 RETURNS void
 LANGUAGE plpgsql
 STABLE
@@ -475,7 +476,7 @@ REVOKE ALL ON FUNCTION campaigndb.assert_workspace_access(uuid, text) FROM PUBLI
 -- campaigndb.json_text: read p_doc->p_key as text with a clear error when it is the wrong
 -- type (22023), missing while required (23502) or longer than p_max_length (22023).
 -- p_label names the field in messages, e.g. 'p_campaign_data.name'.
-CREATE FUNCTION campaigndb.json_text(
+CREATE OR REPLACE FUNCTION campaigndb.json_text(
     p_doc         jsonb,
     p_key         text,
     p_label       text,
@@ -518,7 +519,7 @@ REVOKE ALL ON FUNCTION campaigndb.json_text(jsonb, text, text, boolean, integer)
 -- source: sql/functions/json_uuid.sql
 -- campaigndb.json_uuid: read p_doc->p_key as a uuid: 23502 when required and missing,
 -- 22023 when not a string, 22P02 when the string is not a uuid.
-CREATE FUNCTION campaigndb.json_uuid(
+CREATE OR REPLACE FUNCTION campaigndb.json_uuid(
     p_doc       jsonb,
     p_key       text,
     p_label     text,
@@ -554,7 +555,7 @@ REVOKE ALL ON FUNCTION campaigndb.json_uuid(jsonb, text, text, boolean) FROM PUB
 -- for an existing workspace other than the bound one).  Creating a new workspace while bound
 -- is allowed: it is nobody else's object.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
-CREATE FUNCTION public.create_workspace(
+CREATE OR REPLACE FUNCTION public.create_workspace(
     p_name          text,
     p_workspace_id  uuid DEFAULT NULL)
 RETURNS jsonb
@@ -625,7 +626,7 @@ GRANT EXECUTE ON FUNCTION public.create_workspace(text, uuid) TO campaigndb_app;
 -- SQLSTATEs in the envelope: 23502, 22023, 22P02, 23503 (workspace missing), 23514 (unknown
 -- status), 23505, 54000 (too many ZIPs), 42501 (bound to another workspace).
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
-CREATE FUNCTION public.create_campaign_with_coverage(
+CREATE OR REPLACE FUNCTION public.create_campaign_with_coverage(
     p_campaign_data  jsonb,
     p_zip_codes      jsonb)
 RETURNS jsonb
@@ -840,7 +841,7 @@ GRANT EXECUTE ON FUNCTION public.create_campaign_with_coverage(jsonb, jsonb) TO 
 -- first cost_id with replayed: true and adds nothing; same key, other parameters: 23505.
 -- SQLSTATEs in the envelope: 23502, 22023, 22003, P0002, 42501, 23505, 55P03.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
-CREATE FUNCTION public.track_campaign_cost(
+CREATE OR REPLACE FUNCTION public.track_campaign_cost(
     p_campaign_id      uuid,
     p_service          varchar,
     p_items_processed  integer,

@@ -185,4 +185,5 @@ def test_offline_sql_for_review() -> None:
                                  if k not in ("CAMPAIGNDB_DSN", "DATABASE_URL")})
     assert result.returncode == 0, result.stderr
     assert "SET lock_timeout" in result.stdout
-    assert "CREATE FUNCTION public.track_campaign_cost" in result.stdout
+    assert "CREATE OR REPLACE FUNCTION public.track_campaign_cost" in result.stdout
+    assert "CREATE OR REPLACE FUNCTION public.insert_businesses_batch" in result.stdout
