@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +32,19 @@ from tenacity import (
 )
 
 from campaigndb import queries
-from campaigndb.errors import Envelope, envelope_from_exception, exception_for
+from campaigndb.errors import Envelope, envelope_from_exception, envelope_ok, exception_for
 from campaigndb.models import (
+    BatchResult,
+    Business,
+    BusinessRow,
     CampaignCreated,
     CampaignData,
+    CampaignStatistics,
     CostTracked,
+    CoverageUpdated,
+    EmailVerified,
+    Enrichment,
+    EnrichmentResult,
     WorkspaceCreated,
     ZipCode,
 )
@@ -287,6 +295,10 @@ class Client:
             cursor.execute("; ".join(statements), args)
             for _ in range(call_index):
                 cursor.nextset()
+            if spec.returns == "table":
+                names = [column.name for column in cursor.description or ()]
+                rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+                return envelope_ok({"rows": rows})
             row = cursor.fetchone()
         except psycopg.Error as exc:
             if spec.isolation is Isolation.SERIALIZABLE and isinstance(
@@ -390,3 +402,94 @@ class Client:
         if idempotency_key is not None:
             params["p_idempotency_key"] = idempotency_key
         return CostTracked.model_validate(self._typed("track_campaign_cost", **params))
+
+    def insert_businesses_batch(
+        self,
+        campaign_id: uuid.UUID | str,
+        zip_code: str | None,
+        businesses: Sequence[Business | Mapping[str, Any]],
+    ) -> BatchResult:
+        """Upsert scraped businesses (dedup on place_id); counts inserted/updated/skipped.
+
+        Plain dicts go to the server as they are (no per-row validation in Python: the
+        function checks every element and fails the whole batch on a wrong type).
+        """
+        rows = [b.model_dump(mode="python", exclude_none=True) if isinstance(b, Business)
+                else b for b in businesses]
+        return BatchResult.model_validate(self._typed(
+            "insert_businesses_batch", p_campaign_id=str(campaign_id), p_zip_code=zip_code,
+            p_businesses=rows))
+
+    def update_campaign_statistics(self, campaign_id: uuid.UUID | str) -> CampaignStatistics:
+        """Recompute a campaign's totals from its rows, under the campaign's row lock."""
+        return CampaignStatistics.model_validate(
+            self._typed("update_campaign_statistics", p_campaign_id=str(campaign_id)))
+
+    def update_coverage_status(
+        self,
+        campaign_id: uuid.UUID | str,
+        zip_code: str,
+        businesses_found: int,
+        emails_found: int,
+        actual_cost: Decimal | int | str,
+        status: str = "completed",
+    ) -> CoverageUpdated:
+        """Record the outcome of scraping one ZIP code of a campaign."""
+        return CoverageUpdated.model_validate(self._typed(
+            "update_coverage_status", p_campaign_id=str(campaign_id), p_zip_code=zip_code,
+            p_businesses_found=businesses_found, p_emails_found=emails_found,
+            p_actual_cost=Decimal(str(actual_cost)), p_status=status))
+
+    def update_email_verification(
+        self,
+        business_id: uuid.UUID | str,
+        email: str | None,
+        verification_data: Mapping[str, Any],
+    ) -> EmailVerified:
+        """Store an e-mail verifier's verdict ({"status": "valid", ...}) on a business."""
+        return EmailVerified.model_validate(self._typed(
+            "update_email_verification", p_business_id=str(business_id), p_email=email,
+            p_verification_data=dict(verification_data)))
+
+    def update_enrichment_batch(
+        self,
+        enrichment_type: str,
+        enrichments: Sequence[Enrichment | Mapping[str, Any]],
+    ) -> EnrichmentResult:
+        """Apply Facebook or LinkedIn findings; bad elements are reported, the rest apply."""
+        rows = [e.model_dump(mode="json", exclude_none=True) if isinstance(e, Enrichment)
+                else e for e in enrichments]
+        return EnrichmentResult.model_validate(self._typed(
+            "update_enrichment_batch", p_enrichment_type=enrichment_type, p_enrichments=rows))
+
+    def get_businesses_for_enrichment(
+        self,
+        campaign_id: uuid.UUID | str,
+        enrichment_type: str,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        after_id: uuid.UUID | str | None = None,
+    ) -> list[BusinessRow]:
+        """One page of the campaign's businesses that still need `enrichment_type`."""
+        params: dict[str, Any] = {"p_campaign_id": str(campaign_id),
+                                  "p_enrichment_type": enrichment_type,
+                                  "p_limit": limit, "p_offset": offset}
+        if after_id is not None:
+            params["p_after_id"] = str(after_id)
+        rows = self._typed("get_businesses_for_enrichment", **params)["rows"]
+        return [BusinessRow.model_validate(row) for row in rows]
+
+    def iter_businesses_for_enrichment(
+        self, campaign_id: uuid.UUID | str, enrichment_type: str, page_size: int = 100
+    ) -> Iterator[BusinessRow]:
+        """Every business that needs `enrichment_type`, page by page (keyset on id): no page
+        overlaps or skips another, even while other processes enrich the campaign."""
+        after: uuid.UUID | None = None
+        while True:
+            page = self.get_businesses_for_enrichment(
+                campaign_id, enrichment_type, page_size, after_id=after)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1].id

@@ -20,6 +20,12 @@ CONNECTION_LOST = "08006"
 POOL_TIMEOUT = "08001"
 
 
+def envelope_ok(fields: dict[str, Any]) -> Envelope:
+    """A success envelope built on the client side (for functions that return rows)."""
+    return {"success": True, "error": None, "error_code": None, "retry_recommended": False,
+            **fields}
+
+
 def envelope_from_exception(exc: BaseException) -> Envelope:
     """The contract's failure envelope for an exception raised by the server or the driver."""
     if isinstance(exc, psycopg_pool.PoolTimeout):

@@ -68,3 +68,92 @@ class CostTracked(_Result):
     cost_id: UUID
     new_total_cost: Decimal
     replayed: bool = False
+
+
+class Business(BaseModel):
+    """One scraped business for insert_businesses_batch (plain dicts are accepted too)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    place_id: str
+    name: str
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    category: str | None = None
+    rating: Decimal | None = None
+    reviews_count: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    email: str | None = None
+    facebook_url: str | None = None
+    linkedin_url: str | None = None
+    raw_data: dict[str, Any] | None = None
+
+
+class BatchResult(_Result):
+    inserted: int
+    updated: int
+    skipped: int
+
+
+class CampaignStatistics(_Result):
+    total_businesses: int
+    total_emails: int
+    total_facebook_pages: int
+    total_linkedin_profiles: int
+
+
+class CoverageUpdated(_Result):
+    zip_code: str
+    status: str
+
+
+class EmailVerified(_Result):
+    business_id: UUID
+    verification_status: str
+
+
+class Enrichment(BaseModel):
+    """One element of update_enrichment_batch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    business_id: UUID
+    url: str | None = None
+    data: dict[str, Any] | None = None
+
+
+class EnrichmentFailure(_Result):
+    index: int
+    business_id: str | None = None
+    error_code: str
+    error: str
+
+
+class EnrichmentResult(_Result):
+    updated: int
+    failed: int
+    failures: list[EnrichmentFailure]
+
+
+class BusinessRow(_Result):
+    """A row of get_businesses_for_enrichment."""
+
+    id: UUID
+    campaign_id: UUID
+    zip_code: str | None = None
+    place_id: str
+    name: str
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    category: str | None = None
+    email: str | None = None
+    facebook_url: str | None = None
+    linkedin_url: str | None = None
+    email_verification_status: str

@@ -36,14 +36,17 @@ class FunctionSpec:
     idempotency_param: str | None = None
     idempotency_json_key: str | None = None
     required: frozenset[str] = field(default_factory=frozenset)
+    #: "envelope": returns one jsonb envelope; "table": returns rows (RETURNS TABLE)
+    returns: str = "envelope"
 
     def call_sql(self, given: tuple[str, ...]) -> str:
         """SELECT public.fn(p_a => %(p_a)s::type, ...) for the parameters given (cached)."""
-        return _call_sql(self.name, tuple((n, self.params[n]) for n in self.params if n in given))
+        args = tuple((n, self.params[n]) for n in self.params if n in given)
+        return _call_sql(self.name, args, self.returns == "table")
 
 
 @lru_cache(maxsize=256)
-def _call_sql(name: str, args: tuple[tuple[str, str], ...]) -> str:
+def _call_sql(name: str, args: tuple[tuple[str, str], ...], table: bool = False) -> str:
     # Names and types come from FUNCTIONS (identifiers checked below), never from callers;
     # values travel as %(name)s placeholders.  Rendered once per shape: composing psycopg
     # sql objects on every call cost more than the server's work for a small call.
@@ -51,6 +54,8 @@ def _call_sql(name: str, args: tuple[tuple[str, str], ...]) -> str:
         if not identifier.isidentifier():
             raise ValueError(f"not an identifier: {identifier!r}")
     rendered = ", ".join(f"{n} => %({n})s::{t}" for n, t in args)
+    if table:
+        return f"SELECT * FROM public.{name}({rendered})"
     return f"SELECT public.{name}({rendered})"
 
 
@@ -91,6 +96,60 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             required=frozenset(
                 {"p_campaign_id", "p_service", "p_items_processed", "p_cost_usd", "p_metadata"}
             ),
+        ),
+        # The lead-generation writes below are idempotent by nature (an upsert, a recount,
+        # values set rather than added): a retry after an ambiguous commit applies nothing
+        # twice, so they carry no idempotency key.
+        FunctionSpec(
+            name="insert_businesses_batch",
+            params={"p_campaign_id": "uuid", "p_zip_code": "varchar", "p_businesses": "jsonb"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.insert_businesses_batch(uuid, varchar, jsonb)",
+            required=frozenset({"p_campaign_id", "p_zip_code", "p_businesses"}),
+        ),
+        FunctionSpec(
+            name="update_campaign_statistics",
+            params={"p_campaign_id": "uuid"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.update_campaign_statistics(uuid)",
+            required=frozenset({"p_campaign_id"}),
+        ),
+        FunctionSpec(
+            name="update_coverage_status",
+            params={"p_campaign_id": "uuid", "p_zip_code": "varchar",
+                    "p_businesses_found": "integer", "p_emails_found": "integer",
+                    "p_actual_cost": "numeric", "p_status": "text"},
+            isolation=Isolation.READ_COMMITTED,
+            signature=(
+                "public.update_coverage_status(uuid, varchar, integer, integer, numeric, text)"
+            ),
+            required=frozenset({"p_campaign_id", "p_zip_code", "p_businesses_found",
+                                "p_emails_found", "p_actual_cost"}),
+        ),
+        FunctionSpec(
+            name="update_email_verification",
+            params={"p_business_id": "uuid", "p_email": "varchar",
+                    "p_verification_data": "jsonb"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.update_email_verification(uuid, varchar, jsonb)",
+            required=frozenset({"p_business_id", "p_email", "p_verification_data"}),
+        ),
+        FunctionSpec(
+            name="update_enrichment_batch",
+            params={"p_enrichment_type": "varchar", "p_enrichments": "jsonb"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.update_enrichment_batch(varchar, jsonb)",
+            required=frozenset({"p_enrichment_type", "p_enrichments"}),
+        ),
+        FunctionSpec(
+            name="get_businesses_for_enrichment",
+            params={"p_campaign_id": "uuid", "p_enrichment_type": "varchar",
+                    "p_limit": "integer", "p_offset": "integer", "p_after_id": "uuid"},
+            isolation=Isolation.READ_COMMITTED,
+            read_only=True,
+            returns="table",
+            signature="public.get_businesses_for_enrichment(uuid, varchar, integer, integer, uuid)",
+            required=frozenset({"p_campaign_id", "p_enrichment_type", "p_limit", "p_offset"}),
         ),
     )
 }
