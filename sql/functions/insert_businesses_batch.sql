@@ -140,20 +140,19 @@ BEGIN
                linkedin_url  = COALESCE(EXCLUDED.linkedin_url, b.linkedin_url),
                raw_data      = COALESCE(EXCLUDED.raw_data, b.raw_data),
                updated_at    = now()
-         WHERE (EXCLUDED.name, EXCLUDED.address, EXCLUDED.city, EXCLUDED.state, EXCLUDED.phone,
-                EXCLUDED.website, EXCLUDED.category, EXCLUDED.rating, EXCLUDED.reviews_count,
-                EXCLUDED.latitude, EXCLUDED.longitude, EXCLUDED.email, EXCLUDED.facebook_url,
-                EXCLUDED.linkedin_url, EXCLUDED.raw_data)
-               IS DISTINCT FROM
-               (b.name, COALESCE(EXCLUDED.address, b.address), COALESCE(EXCLUDED.city, b.city),
-                COALESCE(EXCLUDED.state, b.state), COALESCE(EXCLUDED.phone, b.phone),
-                COALESCE(EXCLUDED.website, b.website), COALESCE(EXCLUDED.category, b.category),
-                COALESCE(EXCLUDED.rating, b.rating),
+         WHERE (EXCLUDED.name, COALESCE(EXCLUDED.address, b.address),
+                COALESCE(EXCLUDED.city, b.city), COALESCE(EXCLUDED.state, b.state),
+                COALESCE(EXCLUDED.phone, b.phone), COALESCE(EXCLUDED.website, b.website),
+                COALESCE(EXCLUDED.category, b.category), COALESCE(EXCLUDED.rating, b.rating),
                 COALESCE(EXCLUDED.reviews_count, b.reviews_count),
                 COALESCE(EXCLUDED.latitude, b.latitude), COALESCE(EXCLUDED.longitude, b.longitude),
                 COALESCE(EXCLUDED.email, b.email), COALESCE(EXCLUDED.facebook_url, b.facebook_url),
                 COALESCE(EXCLUDED.linkedin_url, b.linkedin_url),
                 COALESCE(EXCLUDED.raw_data, b.raw_data))
+               IS DISTINCT FROM
+               (b.name, b.address, b.city, b.state, b.phone, b.website, b.category, b.rating,
+                b.reviews_count, b.latitude, b.longitude, b.email, b.facebook_url,
+                b.linkedin_url, b.raw_data)
         RETURNING (b.xmax = 0) AS inserted
     )
     SELECT count(*) FILTER (WHERE u.inserted), count(*) FILTER (WHERE NOT u.inserted)
