@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "e420553befa7c8df34e46cbc0301d27a1776473ee0549f10eb7f7be8e2bc7f43"
+UPGRADE_SHA256 = "cdb788e894622f653e36258b58d29c63fc73e8f9165cdc726c7258587de19291"
 DOWNGRADE_SHA256 = "6dd3e0baee2edd88a0100d74723421f5fa948b0e8a1f030ee3b82f535a7b038b"
 
 

@@ -3,7 +3,8 @@
 -- One set-based INSERT ... SELECT FROM jsonb_to_recordset ... ON CONFLICT DO UPDATE (no row
 -- loop).  Per element: new (campaign_id, place_id) -> inserted; existing with a changed field
 -- -> updated (fields absent from the element keep their stored value); unchanged, repeated
--- within the batch (the first occurrence wins) or without place_id -> skipped.
+-- within the batch (the first occurrence wins) or without place_id -> skipped.  Empty
+-- strings are stored as NULL (an empty e-mail is no e-mail to verify).
 -- A value of the wrong type anywhere fails the whole batch (nothing written), with the
 -- element's index in the message.  At most 25,000 elements (54000); 10,000 is normal use.
 -- Isolation: READ COMMITTED.  Rows are upserted in place_id order, so two batches with
@@ -118,9 +119,11 @@ BEGIN
                (campaign_id, zip_code, place_id, name, address, city, state, phone, website,
                 category, rating, reviews_count, latitude, longitude, email, facebook_url,
                 linkedin_url, raw_data)
-        SELECT p_campaign_id, btrim(p_zip_code), s.place_id, s.name, s.address, s.city, s.state,
-               s.phone, s.website, s.category, s.rating, s.reviews_count, s.latitude,
-               s.longitude, s.email, s.facebook_url, s.linkedin_url, s.raw_data
+        SELECT p_campaign_id, btrim(p_zip_code), s.place_id, s.name, NULLIF(s.address, ''),
+               NULLIF(s.city, ''), NULLIF(s.state, ''), NULLIF(s.phone, ''),
+               NULLIF(s.website, ''), NULLIF(s.category, ''), s.rating, s.reviews_count,
+               s.latitude, s.longitude, NULLIF(btrim(s.email), ''), NULLIF(s.facebook_url, ''),
+               NULLIF(s.linkedin_url, ''), s.raw_data
           FROM src AS s
          ORDER BY s.place_id
         ON CONFLICT (campaign_id, place_id) DO UPDATE

@@ -35,6 +35,13 @@ BEGIN
     END IF;
     v_status := campaigndb.json_text(p_verification_data, 'status',
                                      'p_verification_data.status', true, 32);
+    IF v_status NOT IN ('valid', 'invalid', 'risky', 'unknown', 'catch_all', 'disposable') THEN
+        RAISE EXCEPTION 'p_verification_data.status % is not a verdict; expected valid, '
+                        'invalid, risky, unknown, catch_all or disposable',
+                        quote_literal(v_status)
+              USING ERRCODE = '23514',
+                    CONSTRAINT = 'gmaps_businesses_email_verification_status_check';
+    END IF;
 
     SELECT c.workspace_id INTO v_workspace_id
       FROM campaigndb.gmaps_businesses AS b

@@ -24,7 +24,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     c_max_rows  constant integer := 10000;
-    v_bound     uuid := campaigndb.bound_workspace_id();
+    v_bound     uuid;
     v_good      jsonb;
     v_failures  jsonb;
     v_updated   integer;
@@ -46,6 +46,8 @@ BEGIN
                         jsonb_array_length(p_enrichments), c_max_rows
               USING ERRCODE = '54000', HINT = 'send the enrichments in several batches';
     END IF;
+    -- read here, not in DECLARE: a bad binding must answer through the handler below (22023)
+    v_bound := campaigndb.bound_workspace_id();
 
     -- Classify every element: the first problem it has, or none.
     WITH e AS (

@@ -15,7 +15,8 @@ CREATE INDEX gmaps_businesses_email_todo_idx
 -- One set-based INSERT ... SELECT FROM jsonb_to_recordset ... ON CONFLICT DO UPDATE (no row
 -- loop).  Per element: new (campaign_id, place_id) -> inserted; existing with a changed field
 -- -> updated (fields absent from the element keep their stored value); unchanged, repeated
--- within the batch (the first occurrence wins) or without place_id -> skipped.
+-- within the batch (the first occurrence wins) or without place_id -> skipped.  Empty
+-- strings are stored as NULL (an empty e-mail is no e-mail to verify).
 -- A value of the wrong type anywhere fails the whole batch (nothing written), with the
 -- element's index in the message.  At most 25,000 elements (54000); 10,000 is normal use.
 -- Isolation: READ COMMITTED.  Rows are upserted in place_id order, so two batches with
@@ -130,9 +131,11 @@ BEGIN
                (campaign_id, zip_code, place_id, name, address, city, state, phone, website,
                 category, rating, reviews_count, latitude, longitude, email, facebook_url,
                 linkedin_url, raw_data)
-        SELECT p_campaign_id, btrim(p_zip_code), s.place_id, s.name, s.address, s.city, s.state,
-               s.phone, s.website, s.category, s.rating, s.reviews_count, s.latitude,
-               s.longitude, s.email, s.facebook_url, s.linkedin_url, s.raw_data
+        SELECT p_campaign_id, btrim(p_zip_code), s.place_id, s.name, NULLIF(s.address, ''),
+               NULLIF(s.city, ''), NULLIF(s.state, ''), NULLIF(s.phone, ''),
+               NULLIF(s.website, ''), NULLIF(s.category, ''), s.rating, s.reviews_count,
+               s.latitude, s.longitude, NULLIF(btrim(s.email), ''), NULLIF(s.facebook_url, ''),
+               NULLIF(s.linkedin_url, ''), s.raw_data
           FROM src AS s
          ORDER BY s.place_id
         ON CONFLICT (campaign_id, place_id) DO UPDATE
@@ -386,6 +389,13 @@ BEGIN
     END IF;
     v_status := campaigndb.json_text(p_verification_data, 'status',
                                      'p_verification_data.status', true, 32);
+    IF v_status NOT IN ('valid', 'invalid', 'risky', 'unknown', 'catch_all', 'disposable') THEN
+        RAISE EXCEPTION 'p_verification_data.status % is not a verdict; expected valid, '
+                        'invalid, risky, unknown, catch_all or disposable',
+                        quote_literal(v_status)
+              USING ERRCODE = '23514',
+                    CONSTRAINT = 'gmaps_businesses_email_verification_status_check';
+    END IF;
 
     SELECT c.workspace_id INTO v_workspace_id
       FROM campaigndb.gmaps_businesses AS b
@@ -449,7 +459,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     c_max_rows  constant integer := 10000;
-    v_bound     uuid := campaigndb.bound_workspace_id();
+    v_bound     uuid;
     v_good      jsonb;
     v_failures  jsonb;
     v_updated   integer;
@@ -471,6 +481,8 @@ BEGIN
                         jsonb_array_length(p_enrichments), c_max_rows
               USING ERRCODE = '54000', HINT = 'send the enrichments in several batches';
     END IF;
+    -- read here, not in DECLARE: a bad binding must answer through the handler below (22023)
+    v_bound := campaigndb.bound_workspace_id();
 
     -- Classify every element: the first problem it has, or none.
     WITH e AS (
