@@ -36,6 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench_leadgen import LEAD_FULL, LEAD_QUICK, LeadGen, LeadSizes
+from bench_leadgen import goal_rows as leadgen_goals
+from bench_leadgen import measured as leadgen_measured
+from bench_leadgen import notes as leadgen_notes
+from bench_leadgen import sections as leadgen_sections
 from bench_report import Run, Spread, Table, machine_facts, paired_ratio, server_facts
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
@@ -253,9 +258,10 @@ def floor_attempt(pool: ConnectionPool) -> Attempt:
 
 
 class Bench:
-    def __init__(self, dsn: str, sizes: Sizes) -> None:
+    def __init__(self, dsn: str, sizes: Sizes, lead: LeadSizes) -> None:
         self.dsn = dsn
         self.sizes = sizes
+        self.lead = lead
         self.settings = Settings()
         self.results: dict[str, list[Run]] = defaultdict(list)
         self.admin = psycopg.connect(dsn, autocommit=True)
@@ -263,6 +269,7 @@ class Bench:
         self.setup = Client(dsn, pool_min_size=1, pool_max_size=2,
                             application_name="campaigndb-bench-setup")
         self._next_row = 0
+        self.leadgen = LeadGen(dsn, self.admin, self.setup, lead, self.results)
 
     def close(self) -> None:
         self.setup.close()
@@ -429,6 +436,9 @@ class Bench:
                                              s.storm_calls, attempt,
                                              self.check_campaigns, seed))
 
+        # lead generation (after the 10 × 10 case's TRUNCATE: gmaps_businesses starts empty)
+        self.leadgen.repeat(r)
+
     def non_hot_updates(self) -> int:
         """Updates of campaigns that were not HOT (each wrote a campaigns_pkey entry) so far."""
         time.sleep(1.0)  # backends that just exited flush their statistics asynchronously
@@ -570,6 +580,8 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
     goals.add("zero lost or doubled updates (total_cost = Σ rows = Σ sent, one row per call)",
               f"{len(checked) - len(bad)}/{len(checked)} runs exact",
               f"{len(checked) - len(bad)}/{len(checked)}", "met" if not bad else "**not met**")
+    for row in leadgen_goals(res, bench.lead):
+        goals.add(*row)
 
     # comparisons with the way the project replaces (no goal attached)
     versus = Table(["comparison", "ratio (median [min–max] of repeats)"])
@@ -621,6 +633,8 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
         "",
         versus.markdown(),
         "",
+        *leadgen_sections(res, bench.leadgen.statements, bench.lead, bench.leadgen.profiled),
+        "",
         "## What was measured",
         "",
         "- **`SELECT 1` floor**: a bare psycopg connection, autocommit, `prepare_threshold=None`, "
@@ -657,10 +671,12 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
         "- **lost/doubled check**, after every run: for each campaign, `total_cost` = Σ "
         "`gmaps_api_costs.cost_usd` = Σ of what the committed calls sent (Decimal, exact), and "
         "one cost row per committed call; for the floor rows, the counter and the total.",
+        *leadgen_measured(bench.lead),
         "",
         "## Reading the figures",
         "",
         *notes(bench),
+        *leadgen_notes(res, bench.leadgen.statements, bench.lead),
         "",
     ]
     return "\n".join(lines)
@@ -765,6 +781,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="leave the benchmark database in place afterwards")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    lead = LEAD_QUICK if args.quick else LEAD_FULL
     if args.repeats:
         sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats})
 
@@ -778,7 +795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dsn = migrated_database(name)
     bench: Bench | None = None
     try:
-        bench = Bench(dsn, sizes)
+        bench = Bench(dsn, sizes, lead)
         meta.update(server_facts(bench.admin))
         meta["server"] = describe_server(dsn)
         for r in range(sizes.repeats):
