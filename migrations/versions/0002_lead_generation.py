@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "cdb788e894622f653e36258b58d29c63fc73e8f9165cdc726c7258587de19291"
+UPGRADE_SHA256 = "5d32ffda519135242bcdd11808c45e304563b7471179567cfcce66c1e4db456d"
 DOWNGRADE_SHA256 = "6dd3e0baee2edd88a0100d74723421f5fa948b0e8a1f030ee3b82f535a7b038b"
 
 

@@ -67,6 +67,31 @@ BEGIN
     END IF;
     PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
 
+    -- A wrong type anywhere?  One jsonpath pass in C answers for the whole batch; only when
+    -- it finds something does the query below look for the first culprit and name it.
+    -- (strict mode: arrays are not unwrapped and a missing key is no problem.)
+    IF jsonb_path_exists(p_businesses, 'strict $[*] ? (@.type() != "object"
+            || (@.place_id.type() != "string" && @.place_id.type() != "null")
+            || (@.name.type() != "string" && @.name.type() != "null")
+            || (@.address.type() != "string" && @.address.type() != "null")
+            || (@.city.type() != "string" && @.city.type() != "null")
+            || (@.state.type() != "string" && @.state.type() != "null")
+            || (@.phone.type() != "string" && @.phone.type() != "null")
+            || (@.website.type() != "string" && @.website.type() != "null")
+            || (@.category.type() != "string" && @.category.type() != "null")
+            || (@.email.type() != "string" && @.email.type() != "null")
+            || (@.facebook_url.type() != "string" && @.facebook_url.type() != "null")
+            || (@.linkedin_url.type() != "string" && @.linkedin_url.type() != "null")
+            || (@.rating.type() != "number" && @.rating.type() != "null")
+            || (@.latitude.type() != "number" && @.latitude.type() != "null")
+            || (@.longitude.type() != "number" && @.longitude.type() != "null")
+            || (@.reviews_count.type() != "number" && @.reviews_count.type() != "null")
+            || (@.reviews_count.type() == "number" && @.reviews_count.floor() != @.reviews_count)
+            || (@.raw_data.type() != "object" && @.raw_data.type() != "null"))')
+       OR jsonb_path_exists(p_businesses, 'lax $[*] ? (@.place_id.type() == "string"
+            && @.place_id != "" && !exists(@.name ? (@.type() == "string"
+                                                      && @ like_regex "[^[:space:]]")))')
+    THEN
     -- The first element with a value of the wrong type, or a place without a name.
     SELECT p.problem, p.code INTO v_problem, v_problem_code
       FROM (SELECT e.ord,
@@ -112,6 +137,7 @@ BEGIN
      LIMIT 1;
     IF v_problem IS NOT NULL THEN
         RAISE EXCEPTION '%', v_problem USING ERRCODE = v_problem_code;
+    END IF;
     END IF;
 
     WITH src AS (
