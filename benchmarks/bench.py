@@ -14,6 +14,10 @@ the median with the min–max of the repeats; ratios are taken per repeat (figur
 same repeat) and reported the same way.  After every run that writes costs the harness checks,
 exactly (Decimal), that each campaign's total_cost equals the sum of its gmaps_api_costs rows
 and the sum of what the committed calls sent, and that there is one row per committed call.
+
+The lead-generation functions (bench_leadgen.py, run at the end of each repeat) are measured
+against COPY of the same rows (bulk writes) and the raw SELECT on the same index (enrichment
+pages), with the seeds' expectations for small calls beside them.
 """
 
 from __future__ import annotations
