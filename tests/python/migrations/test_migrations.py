@@ -31,7 +31,11 @@ CATALOG_QUERIES = {
          WHERE n.nspname IN ('public', 'campaigndb') AND c.relname <> 'alembic_version'
            AND c.relname NOT LIKE 'alembic_version%'""",
     "columns": """
-        SELECT table_schema, table_name, column_name, ordinal_position, data_type,
+        SELECT table_schema, table_name, column_name,
+               -- the position among live columns: a column dropped and added again by a
+               -- down-up step keeps its place although its attnum is new
+               row_number() OVER (PARTITION BY table_schema, table_name
+                                  ORDER BY ordinal_position), data_type,
                is_nullable, coalesce(column_default, ''), character_maximum_length,
                numeric_precision, numeric_scale, is_identity
           FROM information_schema.columns
