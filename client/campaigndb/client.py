@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -42,9 +43,15 @@ from campaigndb.models import (
     CampaignStatistics,
     CostTracked,
     CoverageUpdated,
+    DatabaseHealth,
     EmailVerified,
     Enrichment,
     EnrichmentResult,
+    ExecutionCompleted,
+    ExecutionMetrics,
+    ExecutionStarted,
+    ExecutionValidation,
+    WorkflowRegistered,
     WorkspaceCreated,
     ZipCode,
 )
@@ -93,11 +100,12 @@ class _RetryWait(wait_random_exponential):
 
 
 class HotRows:
-    """Campaigns that recently saw a serialization failure in this process.
+    """Hot rows (a campaign, a workflow) that recently saw a 40001 or 55P03 in this process.
 
-    For a while after a 40001 on a campaign, SERIALIZABLE calls on it queue on a
+    For a while afterwards, snapshot-isolated calls on that row (SERIALIZABLE
+    track_campaign_cost, REPEATABLE READ execute_campaign_atomically) queue on a
     pre-snapshot advisory lock instead of colliding (README: "SERIALIZABLE without the
-    retry storm"); an uncontended campaign pays nothing for it.
+    retry storm"); an uncontended row pays nothing for it.
     """
 
     def __init__(self, ttl_s: float) -> None:
@@ -312,8 +320,8 @@ class Client:
                 return envelope_ok({"rows": rows})
             row = cursor.fetchone()
         except psycopg.Error as exc:
-            if spec.isolation is Isolation.SERIALIZABLE and isinstance(
-                exc, psycopg.errors.SerializationFailure
+            if spec.hot_row_param and isinstance(
+                exc, psycopg.errors.SerializationFailure | psycopg.errors.LockNotAvailable
             ):
                 self._hot_rows.mark(spec, params)
             self._recover(conn, unlock=lock_key is not None)
@@ -322,13 +330,15 @@ class Client:
             cursor.close()
         if row is None or not isinstance(row[0], dict):
             raise psycopg.DataError(f"{spec.name} returned no envelope")
+        if spec.hot_row_param and row[0].get("error_code") == "55P03":
+            self._hot_rows.mark(spec, params)  # busy row (NOWAIT): queue the next attempt
         return row[0]
 
     def _hot_row_lock_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
         mode = self.settings.hot_row_lock
         if (
             spec.hot_row_param is None
-            or spec.isolation is not Isolation.SERIALIZABLE
+            or spec.isolation is Isolation.READ_COMMITTED
             or mode == "never"
             or self.settings.pgbouncer
         ):
@@ -504,3 +514,79 @@ class Client:
             if len(page) < page_size:
                 return
             after = page[-1].id
+
+    def register_n8n_workflow(
+        self,
+        workspace_id: uuid.UUID | str,
+        n8n_workflow_id: str,
+        name: str,
+        campaign_type: str,
+        deployment_status: str = "active",
+    ) -> WorkflowRegistered:
+        """Register (or update) a workspace's n8n workflow."""
+        return WorkflowRegistered.model_validate(self._typed(
+            "register_n8n_workflow", p_workspace_id=str(workspace_id),
+            p_n8n_workflow_id=n8n_workflow_id, p_name=name, p_campaign_type=campaign_type,
+            p_deployment_status=deployment_status))
+
+    def execute_campaign_atomically(
+        self,
+        workspace_id: uuid.UUID | str,
+        workflow_id: uuid.UUID | str,
+        campaign_approval_session_id: uuid.UUID | str | None,
+        campaign_name: str,
+        campaign_type: str,
+        execution_config: Mapping[str, Any] | None = None,
+        *,
+        execution_id: uuid.UUID | str | None = None,
+    ) -> ExecutionStarted:
+        """Record an execution, bump the workflow's counter and audit it, atomically
+        (REPEATABLE READ; `execution_id`, generated when omitted, makes retries safe)."""
+        params: dict[str, Any] = {
+            "p_workspace_id": str(workspace_id),
+            "p_workspace_n8n_workflow_id": str(workflow_id),
+            "p_campaign_approval_session_id": (str(campaign_approval_session_id)
+                                               if campaign_approval_session_id else None),
+            "p_campaign_name": campaign_name,
+            "p_campaign_type": campaign_type,
+            "p_execution_config": dict(execution_config or {}),
+        }
+        if execution_id is not None:
+            params["p_execution_id"] = str(execution_id)
+        return ExecutionStarted.model_validate(
+            self._typed("execute_campaign_atomically", **params))
+
+    def complete_campaign_execution(
+        self,
+        execution_id: uuid.UUID | str,
+        status: str,
+        result: Mapping[str, Any] | None = None,
+        error_message: str | None = None,
+    ) -> ExecutionCompleted:
+        """Finish a pending or running execution as completed or failed."""
+        return ExecutionCompleted.model_validate(self._typed(
+            "complete_campaign_execution", p_execution_id=str(execution_id), p_status=status,
+            p_result=dict(result) if result is not None else None,
+            p_error_message=error_message))
+
+    def validate_campaign_execution_constraints(
+        self, workspace_id: uuid.UUID | str, workflow_id: uuid.UUID | str, campaign_type: str
+    ) -> ExecutionValidation:
+        """Would execute_campaign_atomically accept this launch?  (No writes.)"""
+        return ExecutionValidation.model_validate(self._typed(
+            "validate_campaign_execution_constraints", p_workspace_id=str(workspace_id),
+            p_workspace_n8n_workflow_id=str(workflow_id), p_campaign_type=campaign_type))
+
+    def get_campaign_execution_metrics(
+        self, workspace_id: uuid.UUID | str, since: datetime | None = None
+    ) -> ExecutionMetrics:
+        """Counts, success rate, average and p95 duration, peak concurrency since `since`."""
+        params: dict[str, Any] = {"p_workspace_id": str(workspace_id)}
+        if since is not None:
+            params["p_since"] = since
+        return ExecutionMetrics.model_validate(
+            self._typed("get_campaign_execution_metrics", **params))
+
+    def get_database_health_metrics(self) -> DatabaseHealth:
+        """Connections, cache hit ratio, size, longest transaction, waiting locks, deadlocks."""
+        return DatabaseHealth.model_validate(self._typed("get_database_health_metrics"))

@@ -157,3 +157,63 @@ class BusinessRow(_Result):
     facebook_url: str | None = None
     linkedin_url: str | None = None
     email_verification_status: str
+
+
+class WorkflowRegistered(_Result):
+    workflow_id: UUID
+    replayed: bool = False
+    updated: bool = False
+
+
+class ExecutionStarted(_Result):
+    execution_id: UUID
+    execution_status: str
+    total_executions: int
+    replayed: bool = False
+
+
+class ExecutionCompleted(_Result):
+    execution_id: UUID
+    execution_status: str
+    duration_ms: int | None
+    replayed: bool = False
+
+
+class Violation(_Result):
+    code: str
+    message: str
+
+
+class ExecutionValidation(_Result):
+    valid: bool
+    violations: list[Violation]
+
+
+class ExecutionMetrics(_Result):
+    total: int
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    success_rate: Decimal | None
+    avg_duration_ms: Decimal | None
+    p95_duration_ms: Decimal | None
+    peak_concurrent: int
+
+
+class ConnectionCounts(_Result):
+    total: int
+    active: int
+    idle: int
+    idle_in_transaction: int
+    max: int
+    usage_pct: Decimal
+
+
+class DatabaseHealth(_Result):
+    connections: ConnectionCounts
+    cache_hit_ratio: Decimal | None
+    database_size_bytes: int
+    longest_transaction_s: Decimal
+    waiting_locks: int
+    deadlocks: int
