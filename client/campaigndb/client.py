@@ -211,6 +211,10 @@ class Client:
         unknown = set(params) - set(spec.params)
         if unknown:
             raise ValueError(f"{name} has no parameter(s) {', '.join(sorted(unknown))}")
+        missing = spec.required - set(params)
+        if missing:  # PostgreSQL would answer 42883: no function matches the arguments
+            raise ValueError(f"{name} needs parameter(s) {', '.join(sorted(missing))}"
+                             " (pass None for a null)")
         params = self._with_idempotency_key(spec, params)
         call_id = uuid.uuid4().hex[:12]
         self.stats._bump(self.stats.calls, name)

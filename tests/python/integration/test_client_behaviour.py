@@ -21,8 +21,9 @@ def test_every_client_function_resolves(raw: psycopg.Connection[Any]) -> None:
         resolved = raw.execute(RESOLVE_FUNCTION, [spec.signature]).fetchone()
         assert resolved is not None and resolved[0] is not None, spec.signature
         args = raw.execute(
-            "SELECT proargnames[1:pronargs] FROM pg_proc WHERE oid = to_regprocedure(%s)",
-            [spec.signature],
+            "SELECT coalesce(proargnames[1:pronargs], %s) FROM pg_proc"
+            " WHERE oid = to_regprocedure(%s)",
+            [[], spec.signature],
         ).fetchone()
         assert args is not None and list(args[0]) == list(spec.params), spec.name
 

@@ -208,6 +208,8 @@ def test_generic_call_rejects_unknown_names(client: Client) -> None:
         client.call("drop_everything")
     with pytest.raises(ValueError, match="no parameter"):
         client.call("create_workspace", p_name="x", p_colour="red")
+    with pytest.raises(ValueError, match="needs parameter"):
+        client.call("create_workspace")
 
 
 def test_blank_names_of_any_whitespace_are_refused(client: Client, workspace: uuid.UUID) -> None:
