@@ -1,5 +1,6 @@
 """campaigndb: atomic PL/pgSQL functions for campaign data, and their typed Python client."""
 
+from campaigndb.classification import Category, Classification, RecoveryAction, classify
 from campaigndb.client import CallStats, Client
 from campaigndb.errors import (
     BatchTooLarge,
@@ -40,9 +41,17 @@ from campaigndb.models import (
 )
 from campaigndb.queries import FUNCTIONS, Isolation
 from campaigndb.settings import Settings
+from campaigndb.transaction import StepFailed, Transaction, TransactionTimeout
 
 __all__ = [
     "FUNCTIONS",
+    "Category",
+    "Classification",
+    "RecoveryAction",
+    "StepFailed",
+    "Transaction",
+    "TransactionTimeout",
+    "classify",
     "BatchResult",
     "Business",
     "BusinessRow",

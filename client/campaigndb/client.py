@@ -10,15 +10,16 @@ idempotency makes a repeat of a write that did commit answer `replayed: true`.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -57,19 +58,31 @@ from campaigndb.models import (
 )
 from campaigndb.pool import make_pool
 from campaigndb.queries import FUNCTIONS, FunctionSpec, Isolation
+from campaigndb.recorder import MetricsRecorder
 from campaigndb.settings import Settings, resolve_dsn
+from campaigndb.transaction import Transaction, TransactionOptions, run_transaction
 
 logger = logging.getLogger("campaigndb")
+T = TypeVar("T")
 
 
 class CallStats:
     """Counters of calls, attempts and retries, per operation (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, window: int = 1000) -> None:
         self._lock = threading.Lock()
         self.calls: dict[str, int] = {}
         self.retries: dict[str, int] = {}
         self.failures: dict[str, int] = {}
+        #: the last `window` calls' durations in ms (for the health monitor)
+        self.latencies_ms: collections.deque[float] = collections.deque(maxlen=window)
+
+    def observe(self, duration_ms: float) -> None:
+        self.latencies_ms.append(duration_ms)
+
+    def average_latency_ms(self) -> float | None:
+        values = list(self.latencies_ms)
+        return sum(values) / len(values) if values else None
 
     def _bump(self, table: dict[str, int], operation: str) -> None:
         with self._lock:
@@ -84,6 +97,7 @@ class CallStats:
             self.calls.clear()
             self.retries.clear()
             self.failures.clear()
+            self.latencies_ms.clear()
 
 
 class _RetryWait(wait_random_exponential):
@@ -167,6 +181,9 @@ class Client:
         bound = workspace_id if workspace_id is not None else base.workspace_id
         self.workspace_id = str(uuid.UUID(str(bound))) if bound is not None else None
         self.stats = CallStats()
+        self.recorder: MetricsRecorder | None = (
+            MetricsRecorder(self.pool, flush_interval_s=base.metrics_flush_interval_s)
+            if base.record_metrics else None)
         self._hot_rows = HotRows(base.hot_row_ttl_s)
         self._specs = {
             name: dataclasses.replace(spec, isolation=(isolation_overrides or {})[name])
@@ -176,6 +193,8 @@ class Client:
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:
+        if self.recorder is not None and self._owns_pool:
+            self.recorder.close()
         if self._owns_pool:
             self.pool.close()
 
@@ -195,6 +214,7 @@ class Client:
         scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
         scoped.stats = self.stats
         scoped._hot_rows = self._hot_rows
+        scoped.recorder = self.recorder
         scoped._specs = self._specs
         return scoped
 
@@ -218,11 +238,14 @@ class Client:
         params = self._with_idempotency_key(spec, params)
         call_id = uuid.uuid4().hex[:12]
         self.stats._bump(self.stats.calls, name)
+        started = time.perf_counter()
+        retried = [0]  # this call's retries (the shared counters mix concurrent calls)
 
         def log_retry(state: RetryCallState) -> None:
             envelope = state.outcome.result() if state.outcome else {}
             delay = state.next_action.sleep if state.next_action else 0.0
             self.stats._bump(self.stats.retries, name)
+            retried[0] += 1
             logger.info(
                 "retry operation=%s attempt=%d sqlstate=%s delay_ms=%.1f call_id=%s",
                 name, state.attempt_number, envelope.get("error_code"), delay * 1000, call_id,
@@ -252,6 +275,16 @@ class Client:
             envelope = retrying(attempt)
         if not envelope.get("success"):
             self.stats._bump(self.stats.failures, name)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.stats.observe(elapsed_ms)
+        if self.recorder is not None:
+            campaign = params.get("p_campaign_id")
+            self.recorder.record(
+                name, duration_ms=elapsed_ms, success=bool(envelope.get("success")),
+                campaign_id=str(campaign) if campaign else None,
+                error_message=envelope.get("error"),
+                retry_count=retried[0],
+                isolation_level=spec.isolation.value)
         return envelope
 
     def _with_idempotency_key(self, spec: FunctionSpec, params: dict[str, Any]) -> dict[str, Any]:
@@ -371,6 +404,31 @@ class Client:
                     conn.execute(queries.UNLOCK_ALL)
         except psycopg.Error:
             conn.close()  # the pool discards a closed connection
+
+    # -- several calls in one transaction ---------------------------------------------
+    def run_transaction(
+        self,
+        callback: Callable[[Transaction], T],
+        *,
+        isolation: Isolation = Isolation.READ_COMMITTED,
+        read_only: bool = False,
+        statement_timeout_ms: int | None = None,
+        deadline_s: float | None = None,
+        attempts: int | None = None,
+        base_s: float | None = None,
+        multiplier: float = 2.0,
+        max_s: float | None = None,
+        name: str = "transaction",
+    ) -> T:
+        """Run `callback(tx)` in one transaction, retrying it whole on conflicts.
+
+        See campaigndb.transaction for steps, optional steps, nesting and timeouts.
+        """
+        options = TransactionOptions(
+            isolation=isolation, read_only=read_only, statement_timeout_ms=statement_timeout_ms,
+            deadline_s=deadline_s, attempts=attempts, base_s=base_s, multiplier=multiplier,
+            max_s=max_s, name=name)
+        return run_transaction(self, callback, options)
 
     # -- typed methods -----------------------------------------------------------
     def _typed(self, name: str, **params: Any) -> Envelope:

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     pgbouncer: bool = False
     # Bind every transaction to one workspace (SET LOCAL campaigndb.workspace_id).
     workspace_id: str | None = None
+    # Record every call's duration, outcome and retries in transaction_metrics (batched in
+    # the background; see campaigndb.recorder).
+    record_metrics: bool = False
+    metrics_flush_interval_s: float = Field(default=1.0, gt=0)
 
 
 def resolve_dsn(settings: Settings | None = None, *, start_embedded: bool = True) -> str:

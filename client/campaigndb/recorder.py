@@ -1,0 +1,89 @@
+"""Transaction metrics, recorded without slowing calls.
+
+Every call (and every `run_transaction`) appends one measurement to an in-memory buffer;
+a background thread writes the buffer with one `record_transaction_metrics` call every
+`flush_interval_s` or `batch_size` rows, on a pooled connection of its own.  A full buffer
+drops the oldest measurements (counted in `dropped`) rather than block a caller.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+logger = logging.getLogger("campaigndb.metrics")
+
+FLUSH_SQL = "SELECT public.record_transaction_metrics(%s)"
+
+
+class MetricsRecorder:
+    def __init__(self, pool: ConnectionPool, *, flush_interval_s: float = 1.0,
+                 batch_size: int = 1000, max_buffer: int = 100_000) -> None:
+        self._pool = pool
+        self._interval = flush_interval_s
+        self._batch_size = batch_size
+        self._buffer: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_buffer)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.recorded = 0
+        self.dropped = 0
+        self.failed_flushes = 0
+        self._thread = threading.Thread(target=self._loop, name="campaigndb-metrics",
+                                        daemon=True)
+        self._thread.start()
+
+    def record(self, operation: str, *, duration_ms: float, success: bool,
+               campaign_id: str | None = None, error_message: str | None = None,
+               retry_count: int = 0, isolation_level: str | None = None) -> None:
+        """Queue one measurement (no I/O here)."""
+        if len(self._buffer) == self._buffer.maxlen:
+            self.dropped += 1
+        self._buffer.append({
+            "operation_name": operation[:255], "campaign_id": campaign_id,
+            "duration_ms": max(0, round(duration_ms)), "success": success,
+            "error_message": error_message, "retry_count": retry_count,
+            "isolation_level": isolation_level,
+            "created_at": datetime.now(UTC).isoformat(),
+        })
+        if len(self._buffer) >= self._batch_size:
+            self._wake.set()
+
+    def flush(self) -> int:
+        """Write everything buffered now; returns the rows written."""
+        written = 0
+        with self._lock:
+            while self._buffer:
+                batch: list[dict[str, Any]] = []
+                while self._buffer and len(batch) < 10_000:
+                    batch.append(self._buffer.popleft())
+                try:
+                    with self._pool.connection() as conn:
+                        row = conn.execute(FLUSH_SQL, [Jsonb(batch)]).fetchone()
+                    written += int(row[0]) if row else 0
+                except Exception:  # noqa: BLE001 - metrics must never break the caller
+                    self.failed_flushes += 1
+                    self.dropped += len(batch)
+                    logger.warning("could not write %d transaction metrics", len(batch),
+                                   exc_info=True)
+                    break
+        self.recorded += written
+        return written
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.flush()
