@@ -15,6 +15,7 @@ from campaigndb.errors import (
     RetriesExhausted,
     envelope_from_exception,
 )
+from campaigndb.health import HealthMonitor, HealthReport, HealthStatus, Thresholds
 from campaigndb.models import (
     BatchResult,
     Business,
@@ -45,6 +46,10 @@ from campaigndb.transaction import StepFailed, Transaction, TransactionTimeout
 
 __all__ = [
     "FUNCTIONS",
+    "HealthMonitor",
+    "HealthReport",
+    "HealthStatus",
+    "Thresholds",
     "Category",
     "Classification",
     "RecoveryAction",

@@ -130,6 +130,39 @@ def call(
         raise typer.Exit(1)
 
 
+@app.command("health")
+def health(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+) -> None:
+    """Database and client health as a table; exit 0 healthy, 1 degraded, 2 unhealthy,
+    3 critical (for monitoring scripts)."""
+    from rich.table import Table
+
+    from campaigndb.client import Client
+    from campaigndb.health import HealthMonitor, HealthStatus
+
+    try:
+        with Client(pool_min_size=1, pool_max_size=2, retry_attempts=1) as client:
+            report = HealthMonitor(client).check()
+    except Exception as exc:  # noqa: BLE001 - no database at all is the worst health
+        console.print(f"[red]CRITICAL[/red]: {exc}")
+        raise typer.Exit(int(HealthStatus.CRITICAL)) from exc
+    if as_json:
+        print(json.dumps({"status": report.status.name,
+                          "checks": [{"name": c.name, "value": c.value, "status": c.status.name,
+                                      "recommendation": c.recommendation}
+                                     for c in report.checks]}, default=str))
+    else:
+        table = Table(title=f"campaigndb health: {report.status.name}")
+        for column in ("check", "value", "status", "recommendation"):
+            table.add_column(column)
+        for check in report.checks:
+            value = "-" if check.value is None else f"{check.value:.4g}"
+            table.add_row(check.name, value, check.status.name, check.recommendation or "")
+        console.print(table)
+    raise typer.Exit(int(report.status))
+
+
 # -- demo / bench ---------------------------------------------------------------
 @app.command("demo")
 def demo() -> None:

@@ -356,6 +356,8 @@ class Client:
                 rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
                 return envelope_ok({"rows": rows})
             row = cursor.fetchone()
+            if spec.returns == "scalar":
+                return envelope_ok({"id": row[0] if row else None})
         except psycopg.Error as exc:
             if spec.hot_row_param and isinstance(
                 exc, psycopg.errors.SerializationFailure | psycopg.errors.LockNotAvailable
@@ -648,6 +650,24 @@ class Client:
             params["p_since"] = since
         return ExecutionMetrics.model_validate(
             self._typed("get_campaign_execution_metrics", **params))
+
+    def record_transaction_metric(
+        self,
+        operation_name: str,
+        campaign_id: uuid.UUID | str | None,
+        duration_ms: int,
+        success: bool,
+        error_message: str | None = None,
+        retry_count: int = 0,
+        isolation_level: str | None = None,
+    ) -> uuid.UUID:
+        """Store one measurement in transaction_metrics; returns its id."""
+        envelope = self._typed(
+            "record_transaction_metric", p_operation_name=operation_name,
+            p_campaign_id=str(campaign_id) if campaign_id else None, p_duration_ms=duration_ms,
+            p_success=success, p_error_message=error_message, p_retry_count=retry_count,
+            p_isolation_level=isolation_level)
+        return uuid.UUID(str(envelope["id"]))
 
     def get_database_health_metrics(self) -> DatabaseHealth:
         """Connections, cache hit ratio, size, longest transaction, waiting locks, deadlocks."""

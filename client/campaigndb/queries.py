@@ -36,7 +36,8 @@ class FunctionSpec:
     idempotency_param: str | None = None
     idempotency_json_key: str | None = None
     required: frozenset[str] = field(default_factory=frozenset)
-    #: "envelope": returns one jsonb envelope; "table": returns rows (RETURNS TABLE)
+    #: "envelope": returns one jsonb envelope; "table": returns rows (RETURNS TABLE);
+    #: "scalar": returns one value (answered as the envelope's "id")
     returns: str = "envelope"
 
     def call_sql(self, given: tuple[str, ...]) -> str:
@@ -200,6 +201,19 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             read_only=True,
             signature="public.get_campaign_execution_metrics(uuid, timestamptz)",
             required=frozenset({"p_workspace_id"}),
+        ),
+        FunctionSpec(
+            name="record_transaction_metric",
+            params={"p_operation_name": "varchar", "p_campaign_id": "uuid",
+                    "p_duration_ms": "integer", "p_success": "boolean",
+                    "p_error_message": "text", "p_retry_count": "integer",
+                    "p_isolation_level": "varchar"},
+            isolation=Isolation.READ_COMMITTED,
+            returns="scalar",
+            signature=("public.record_transaction_metric("
+                       "varchar, uuid, integer, boolean, text, integer, varchar)"),
+            required=frozenset({"p_operation_name", "p_campaign_id", "p_duration_ms",
+                                "p_success"}),
         ),
         FunctionSpec(
             name="get_database_health_metrics",

@@ -146,6 +146,8 @@ class Transaction:
                 return envelope_ok({"rows": [dict(zip(names, row, strict=True))
                                              for row in cursor.fetchall()]})
             row = cursor.fetchone()
+            if spec.returns == "scalar":
+                return envelope_ok({"id": row[0] if row else None})
         finally:
             cursor.close()
         if row is None or not isinstance(row[0], dict):

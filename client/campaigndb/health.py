@@ -1,0 +1,165 @@
+"""Health: the server's vital signs, the pool's statistics and the client's own latency,
+combined into HEALTHY / DEGRADED / UNHEALTHY / CRITICAL with recommendations; checks on a
+schedule call back when the status changes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from campaigndb.client import Client
+
+logger = logging.getLogger("campaigndb.health")
+
+
+class HealthStatus(IntEnum):
+    """Ordered: a report's status is its worst check's.  The CLI exits with the value."""
+
+    HEALTHY = 0
+    DEGRADED = 1
+    UNHEALTHY = 2
+    CRITICAL = 3
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """(degraded, unhealthy, critical) limits; defaults follow the seeds' health checks."""
+
+    pool_usage: tuple[float, float, float] = (0.70, 0.85, 0.95)
+    server_connection_usage: tuple[float, float, float] = (0.70, 0.85, 0.95)
+    avg_query_ms: tuple[float, float, float] = (100.0, 500.0, 2000.0)
+    cache_hit_ratio: tuple[float, float, float] = (0.95, 0.90, 0.80)  # lower is worse
+    longest_transaction_s: tuple[float, float, float] = (60.0, 300.0, 1800.0)
+    waiting_locks: tuple[float, float, float] = (10.0, 50.0, 200.0)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float | None
+    status: HealthStatus
+    recommendation: str | None = None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    status: HealthStatus
+    checks: list[Check]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recommendations(self) -> list[str]:
+        return [c.recommendation for c in self.checks if c.recommendation]
+
+
+def _grade(value: float | None, limits: tuple[float, float, float], *,
+           lower_is_worse: bool = False) -> HealthStatus:
+    if value is None:
+        return HealthStatus.HEALTHY
+    status = HealthStatus.HEALTHY
+    for level, limit in zip((HealthStatus.DEGRADED, HealthStatus.UNHEALTHY,
+                             HealthStatus.CRITICAL), limits, strict=True):
+        if (value < limit) if lower_is_worse else (value >= limit):
+            status = level
+    return status
+
+
+ADVICE = {
+    "pool_usage": "the client's pool is nearly exhausted: raise CAMPAIGNDB_POOL_MAX_SIZE or "
+                  "lower concurrency",
+    "server_connection_usage": "the server is near max_connections: put PgBouncer in front "
+                               "or raise max_connections",
+    "avg_query_ms": "calls are slow: look for lock waits and missing indexes "
+                    "(get_database_health_metrics.waiting_locks, EXPLAIN)",
+    "cache_hit_ratio": "the buffer cache misses: raise shared_buffers or reduce the working set",
+    "longest_transaction_s": "a long transaction holds back vacuum and locks: find it in "
+                             "pg_stat_activity",
+    "waiting_locks": "many sessions wait for locks: look for hot rows or long transactions",
+}
+
+
+def evaluate(health: dict[str, Any], pool_stats: dict[str, int], avg_latency_ms: float | None,
+             thresholds: Thresholds) -> HealthReport:
+    """Grade the figures (pure: unit-tested without a server)."""
+    size = pool_stats.get("pool_size", 0) or 1
+    in_use = size - pool_stats.get("pool_available", 0)
+    connections = health.get("connections") or {}
+    figures: dict[str, tuple[float | None, tuple[float, float, float], bool]] = {
+        "pool_usage": (in_use / max(pool_stats.get("pool_max", size), 1),
+                       thresholds.pool_usage, False),
+        "server_connection_usage": (
+            float(connections["usage_pct"]) / 100 if connections.get("usage_pct") is not None
+            else None, thresholds.server_connection_usage, False),
+        "avg_query_ms": (avg_latency_ms, thresholds.avg_query_ms, False),
+        "cache_hit_ratio": (float(health["cache_hit_ratio"])
+                            if health.get("cache_hit_ratio") is not None else None,
+                            thresholds.cache_hit_ratio, True),
+        "longest_transaction_s": (float(health.get("longest_transaction_s") or 0),
+                                  thresholds.longest_transaction_s, False),
+        "waiting_locks": (float(health.get("waiting_locks") or 0), thresholds.waiting_locks,
+                          False),
+    }
+    checks = []
+    for name, (value, limits, lower_is_worse) in figures.items():
+        status = _grade(value, limits, lower_is_worse=lower_is_worse)
+        checks.append(Check(name, value, status,
+                            ADVICE[name] if status > HealthStatus.HEALTHY else None))
+    if not health.get("success", True):
+        checks.append(Check("database", None, HealthStatus.CRITICAL,
+                            f"the database did not answer: {health.get('error')}"))
+    worst = max((c.status for c in checks), default=HealthStatus.HEALTHY)
+    return HealthReport(worst, checks, {"server": health, "pool": pool_stats,
+                                        "avg_latency_ms": avg_latency_ms})
+
+
+class HealthMonitor:
+    """`check()` now, or `start(interval_s, on_change)` on a schedule until `stop()`."""
+
+    def __init__(self, client: Client, thresholds: Thresholds | None = None) -> None:
+        self.client = client
+        self.thresholds = thresholds or Thresholds()
+        self.last: HealthReport | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> HealthReport:
+        health = self.client.call("get_database_health_metrics")
+        report = evaluate(health, dict(self.client.pool.get_stats()),
+                          self.client.stats.average_latency_ms(), self.thresholds)
+        self.last = report
+        return report
+
+    def start(self, interval_s: float,
+              on_change: Callable[[HealthReport | None, HealthReport], None]) -> None:
+        """Check every `interval_s`; call `on_change(previous, current)` when the status
+        changes (and once for the first check)."""
+        if self._thread is not None:
+            raise RuntimeError("the monitor is already running")
+        self._stop.clear()
+
+        def loop() -> None:
+            previous: HealthReport | None = None
+            while not self._stop.is_set():
+                try:
+                    report = self.check()
+                except Exception:  # noqa: BLE001 - a failed check must not kill the loop
+                    logger.warning("health check failed", exc_info=True)
+                else:
+                    if previous is None or report.status != previous.status:
+                        on_change(previous, report)
+                    previous = report
+                self._stop.wait(interval_s)
+
+        self._thread = threading.Thread(target=loop, name="campaigndb-health", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

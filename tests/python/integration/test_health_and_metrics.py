@@ -1,0 +1,89 @@
+"""The health monitor and the metrics recorder against the real server; the CLI."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from campaigndb import Client, HealthMonitor, HealthStatus, Thresholds
+from campaigndb.cli import app
+
+
+def test_monitor_check_against_the_server(client: Client) -> None:
+    report = HealthMonitor(client).check()
+    assert report.status is HealthStatus.HEALTHY, report
+    assert {c.name for c in report.checks} >= {"pool_usage", "avg_query_ms", "cache_hit_ratio"}
+
+
+def test_scheduled_checks_call_back_on_change_and_stop(client: Client) -> None:
+    monitor = HealthMonitor(client, Thresholds(avg_query_ms=(0.0, 1e9, 1e9)))
+    changes: list[tuple[Any, Any]] = []
+    changed = threading.Event()
+
+    def on_change(previous: Any, current: Any) -> None:
+        changes.append((previous, current))
+        changed.set()
+
+    monitor.start(0.05, on_change)
+    try:
+        assert changed.wait(10)
+    finally:
+        monitor.stop()
+    # every latency is >= 0 ms, so the strict threshold makes the first report DEGRADED
+    assert changes[0][0] is None and changes[0][1].status is HealthStatus.DEGRADED
+    assert len(changes) == 1  # the status never changed again
+    assert monitor.last is not None
+    with pytest.raises(RuntimeError):
+        monitor.start(1, on_change)
+        monitor.start(1, on_change)
+    monitor.stop()
+
+
+def test_record_transaction_metric(client: Client, campaign: uuid.UUID,
+                                   raw: psycopg.Connection[Any]) -> None:
+    envelope = client.call("record_transaction_metric", p_operation_name="nightly_kpi",
+                           p_campaign_id=str(campaign), p_duration_ms=123, p_success=True,
+                           p_retry_count=2, p_isolation_level="READ COMMITTED")
+    assert envelope["success"] is True
+    row = raw.execute("SELECT operation_name, campaign_id, duration_ms, retry_count"
+                      " FROM campaigndb.transaction_metrics WHERE id = %s",
+                      [envelope["id"]]).fetchone()
+    assert row == ("nightly_kpi", campaign, 123, 2)
+    bad = client.call("record_transaction_metric", p_operation_name="x", p_campaign_id=None,
+                      p_duration_ms=-1, p_success=True)
+    assert bad["error_code"] == "22023"
+
+
+def test_the_recorder_records_every_call(dsn: str, campaign: uuid.UUID,
+                                         raw: psycopg.Connection[Any]) -> None:
+    before = raw.execute("SELECT count(*) FROM campaigndb.transaction_metrics"
+                         " WHERE operation_name = 'track_campaign_cost'").fetchone()
+    with Client(dsn, record_metrics=True, metrics_flush_interval_s=0.05) as db:
+        for _ in range(25):
+            db.track_campaign_cost(campaign, "gmaps", 1, "0.01")
+        db.call("track_campaign_cost", p_campaign_id=str(campaign), p_service="gmaps",
+                p_items_processed=1, p_cost_usd=-1, p_metadata={})
+    after = raw.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT success),"
+        " count(*) FILTER (WHERE campaign_id = %s AND isolation_level = 'SERIALIZABLE')"
+        " FROM campaigndb.transaction_metrics WHERE operation_name = 'track_campaign_cost'",
+        [campaign]).fetchone()
+    assert before is not None and after is not None
+    assert after[0] - before[0] == 26 and after[1] >= 1 and after[2] >= 26
+
+
+def test_cli_health_and_call(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMPAIGNDB_DSN", dsn)
+    runner = CliRunner()
+    healthy = runner.invoke(app, ["health", "--json"])
+    assert healthy.exit_code == 0, healthy.output
+    assert '"status": "HEALTHY"' in healthy.output
+    created = runner.invoke(app, ["call", "create_workspace", "name=From the CLI", "--json"])
+    assert created.exit_code == 0 and '"success":true' in created.output
+    refused = runner.invoke(app, ["call", "create_workspace", "p_name= "])
+    assert refused.exit_code == 1 and "23502" in refused.output
