@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "4a6031f96a4439aa90885a1ff1f921d18f0a343cbedf11a9847b0bccd82beb44"
+UPGRADE_SHA256 = "296c791b60bec14d4975b6d0bc0d1a156bf2ee4ddf227f865b8072431c22ef6e"
 DOWNGRADE_SHA256 = "3f81c614e85540381b762067f390c5da024d27a8f64d3e563885593b9c8d7ac7"
 
 

@@ -61,8 +61,10 @@ BEGIN
                     HINT = 'only a pending or running execution can be completed';
     END IF;
 
-    v_duration := GREATEST(0, round(extract(epoch FROM clock_timestamp()
-                                                    - v_execution.started_at) * 1000))::integer;
+    -- capped at the integer column's limit (24.8 days): a stale execution can still finish
+    v_duration := LEAST(GREATEST(0, round(extract(epoch FROM clock_timestamp()
+                                                        - v_execution.started_at) * 1000)),
+                        2147483647)::integer;
     UPDATE campaigndb.n8n_campaign_executions AS e
        SET execution_status = p_status,
            result = p_result,

@@ -69,6 +69,7 @@ BEGIN
     SELECT w.workspace_id, w.deployment_status INTO v_workflow
       FROM campaigndb.workspace_n8n_workflows AS w
      WHERE w.id = p_workspace_n8n_workflow_id
+       AND w.workspace_id = p_workspace_id  -- another workspace's row is never locked
        FOR UPDATE NOWAIT;
     IF NOT FOUND OR v_workflow.workspace_id <> p_workspace_id THEN
         RAISE EXCEPTION 'workflow % not found in workspace %', p_workspace_n8n_workflow_id,

@@ -1,5 +1,5 @@
 -- get_database_health_metrics: the server's vital signs for monitoring and the client's
--- health monitor: connections of this database by state against max_connections, the
+-- health monitor: the server's client connections by state against max_connections, the
 -- buffer cache hit ratio, the database size, the longest open transaction, waiting locks
 -- and deadlocks so far (pg_stat_activity, pg_stat_database, pg_locks, settings).
 -- The owning role should be a member of pg_monitor (superusers are): without it the states

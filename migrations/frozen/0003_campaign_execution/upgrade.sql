@@ -215,6 +215,7 @@ BEGIN
     SELECT w.workspace_id, w.deployment_status INTO v_workflow
       FROM campaigndb.workspace_n8n_workflows AS w
      WHERE w.id = p_workspace_n8n_workflow_id
+       AND w.workspace_id = p_workspace_id  -- another workspace's row is never locked
        FOR UPDATE NOWAIT;
     IF NOT FOUND OR v_workflow.workspace_id <> p_workspace_id THEN
         RAISE EXCEPTION 'workflow % not found in workspace %', p_workspace_n8n_workflow_id,
@@ -382,8 +383,10 @@ BEGIN
                     HINT = 'only a pending or running execution can be completed';
     END IF;
 
-    v_duration := GREATEST(0, round(extract(epoch FROM clock_timestamp()
-                                                    - v_execution.started_at) * 1000))::integer;
+    -- capped at the integer column's limit (24.8 days): a stale execution can still finish
+    v_duration := LEAST(GREATEST(0, round(extract(epoch FROM clock_timestamp()
+                                                        - v_execution.started_at) * 1000)),
+                        2147483647)::integer;
     UPDATE campaigndb.n8n_campaign_executions AS e
        SET execution_status = p_status,
            result = p_result,
@@ -569,7 +572,7 @@ GRANT EXECUTE ON FUNCTION public.get_campaign_execution_metrics(uuid, timestampt
 
 -- source: sql/functions/get_database_health_metrics.sql
 -- get_database_health_metrics: the server's vital signs for monitoring and the client's
--- health monitor: connections of this database by state against max_connections, the
+-- health monitor: the server's client connections by state against max_connections, the
 -- buffer cache hit ratio, the database size, the longest open transaction, waiting locks
 -- and deadlocks so far (pg_stat_activity, pg_stat_database, pg_locks, settings).
 -- The owning role should be a member of pg_monitor (superusers are): without it the states
