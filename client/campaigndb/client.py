@@ -16,9 +16,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
-from decimal import Decimal
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import psycopg
@@ -33,29 +31,11 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from campaigndb import operations as ops
 from campaigndb import queries
 from campaigndb.errors import Envelope, envelope_from_exception, envelope_ok, exception_for
-from campaigndb.models import (
-    BatchResult,
-    Business,
-    BusinessRow,
-    CampaignCreated,
-    CampaignData,
-    CampaignStatistics,
-    CostTracked,
-    CoverageUpdated,
-    DatabaseHealth,
-    EmailVerified,
-    Enrichment,
-    EnrichmentResult,
-    ExecutionCompleted,
-    ExecutionMetrics,
-    ExecutionStarted,
-    ExecutionValidation,
-    WorkflowRegistered,
-    WorkspaceCreated,
-    ZipCode,
-)
+from campaigndb.models import BusinessRow
+from campaigndb.operations import sync_method
 from campaigndb.pool import make_pool
 from campaigndb.queries import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.recorder import MetricsRecorder
@@ -432,138 +412,30 @@ class Client:
             max_s=max_s, name=name)
         return run_transaction(self, callback, options)
 
-    # -- typed methods -----------------------------------------------------------
+    # -- typed methods (campaigndb.operations: shared with AsyncClient) -------------
     def _typed(self, name: str, **params: Any) -> Envelope:
         envelope = self.call(name, **params)
         if not envelope.get("success"):
             raise exception_for(envelope, name)
         return envelope
 
-    def create_workspace(
-        self, name: str, *, workspace_id: uuid.UUID | str | None = None
-    ) -> WorkspaceCreated:
-        """Create a workspace; `workspace_id` (generated when omitted) makes retries safe."""
-        params: dict[str, Any] = {"p_name": name}
-        if workspace_id is not None:
-            params["p_workspace_id"] = str(workspace_id)
-        return WorkspaceCreated.model_validate(self._typed("create_workspace", **params))
-
-    def create_campaign_with_coverage(
-        self,
-        campaign: CampaignData | Mapping[str, Any],
-        zip_codes: Sequence[str | ZipCode | Mapping[str, Any]],
-    ) -> CampaignCreated:
-        """Create a campaign and its ZIP coverage in one transaction."""
-        data = campaign if isinstance(campaign, CampaignData) else CampaignData.model_validate(
-            campaign
-        )
-        zips: list[Any] = [
-            z.model_dump(mode="python", exclude_none=True) if isinstance(z, ZipCode)
-            else z for z in zip_codes
-        ]
-        return CampaignCreated.model_validate(
-            self._typed("create_campaign_with_coverage", p_campaign_data=data.to_json(),
-                        p_zip_codes=zips)
-        )
-
-    def track_campaign_cost(
-        self,
-        campaign_id: uuid.UUID | str,
-        service: str,
-        items_processed: int,
-        cost_usd: Decimal | int | str,
-        metadata: Mapping[str, Any] | None = None,
-        *,
-        idempotency_key: str | None = None,
-    ) -> CostTracked:
-        """Record an API cost and add it to the campaign's total (SERIALIZABLE)."""
-        params: dict[str, Any] = {
-            "p_campaign_id": str(campaign_id),
-            "p_service": service,
-            "p_items_processed": items_processed,
-            "p_cost_usd": Decimal(str(cost_usd)) if not isinstance(cost_usd, Decimal) else cost_usd,
-            "p_metadata": dict(metadata or {}),
-        }
-        if idempotency_key is not None:
-            params["p_idempotency_key"] = idempotency_key
-        return CostTracked.model_validate(self._typed("track_campaign_cost", **params))
-
-    def insert_businesses_batch(
-        self,
-        campaign_id: uuid.UUID | str,
-        zip_code: str | None,
-        businesses: Sequence[Business | Mapping[str, Any]],
-    ) -> BatchResult:
-        """Upsert scraped businesses (dedup on place_id); counts inserted/updated/skipped.
-
-        Plain dicts go to the server as they are (no per-row validation in Python: the
-        function checks every element and fails the whole batch on a wrong type).
-        """
-        rows = [b.model_dump(mode="python", exclude_none=True) if isinstance(b, Business)
-                else b for b in businesses]
-        return BatchResult.model_validate(self._typed(
-            "insert_businesses_batch", p_campaign_id=str(campaign_id), p_zip_code=zip_code,
-            p_businesses=rows))
-
-    def update_campaign_statistics(self, campaign_id: uuid.UUID | str) -> CampaignStatistics:
-        """Recompute a campaign's totals from its rows, under the campaign's row lock."""
-        return CampaignStatistics.model_validate(
-            self._typed("update_campaign_statistics", p_campaign_id=str(campaign_id)))
-
-    def update_coverage_status(
-        self,
-        campaign_id: uuid.UUID | str,
-        zip_code: str,
-        businesses_found: int,
-        emails_found: int,
-        actual_cost: Decimal | int | str,
-        status: str = "completed",
-    ) -> CoverageUpdated:
-        """Record the outcome of scraping one ZIP code of a campaign."""
-        return CoverageUpdated.model_validate(self._typed(
-            "update_coverage_status", p_campaign_id=str(campaign_id), p_zip_code=zip_code,
-            p_businesses_found=businesses_found, p_emails_found=emails_found,
-            p_actual_cost=Decimal(str(actual_cost)), p_status=status))
-
-    def update_email_verification(
-        self,
-        business_id: uuid.UUID | str,
-        email: str | None,
-        verification_data: Mapping[str, Any],
-    ) -> EmailVerified:
-        """Store an e-mail verifier's verdict ({"status": "valid", ...}) on a business."""
-        return EmailVerified.model_validate(self._typed(
-            "update_email_verification", p_business_id=str(business_id), p_email=email,
-            p_verification_data=dict(verification_data)))
-
-    def update_enrichment_batch(
-        self,
-        enrichment_type: str,
-        enrichments: Sequence[Enrichment | Mapping[str, Any]],
-    ) -> EnrichmentResult:
-        """Apply Facebook or LinkedIn findings; bad elements are reported, the rest apply."""
-        rows = [e.model_dump(mode="json", exclude_none=True) if isinstance(e, Enrichment)
-                else e for e in enrichments]
-        return EnrichmentResult.model_validate(self._typed(
-            "update_enrichment_batch", p_enrichment_type=enrichment_type, p_enrichments=rows))
-
-    def get_businesses_for_enrichment(
-        self,
-        campaign_id: uuid.UUID | str,
-        enrichment_type: str,
-        limit: int = 100,
-        offset: int = 0,
-        *,
-        after_id: uuid.UUID | str | None = None,
-    ) -> list[BusinessRow]:
-        """One page of the campaign's businesses that still need `enrichment_type`."""
-        params: dict[str, Any] = {"p_campaign_id": str(campaign_id),
-                                  "p_enrichment_type": enrichment_type,
-                                  "p_limit": limit, "p_offset": offset}
-        if after_id is not None:
-            params["p_after_id"] = str(after_id)
-        rows = self._typed("get_businesses_for_enrichment", **params)["rows"]
-        return [BusinessRow.model_validate(row) for row in rows]
+    create_workspace = sync_method(ops.create_workspace)
+    create_campaign_with_coverage = sync_method(ops.create_campaign_with_coverage)
+    track_campaign_cost = sync_method(ops.track_campaign_cost)
+    insert_businesses_batch = sync_method(ops.insert_businesses_batch)
+    update_campaign_statistics = sync_method(ops.update_campaign_statistics)
+    update_coverage_status = sync_method(ops.update_coverage_status)
+    update_email_verification = sync_method(ops.update_email_verification)
+    update_enrichment_batch = sync_method(ops.update_enrichment_batch)
+    get_businesses_for_enrichment = sync_method(ops.get_businesses_for_enrichment)
+    register_n8n_workflow = sync_method(ops.register_n8n_workflow)
+    execute_campaign_atomically = sync_method(ops.execute_campaign_atomically)
+    complete_campaign_execution = sync_method(ops.complete_campaign_execution)
+    validate_campaign_execution_constraints = sync_method(
+        ops.validate_campaign_execution_constraints)
+    get_campaign_execution_metrics = sync_method(ops.get_campaign_execution_metrics)
+    record_transaction_metric = sync_method(ops.record_transaction_metric)
+    get_database_health_metrics = sync_method(ops.get_database_health_metrics)
 
     def iter_businesses_for_enrichment(
         self, campaign_id: uuid.UUID | str, enrichment_type: str, page_size: int = 100
@@ -578,97 +450,3 @@ class Client:
             if len(page) < page_size:
                 return
             after = page[-1].id
-
-    def register_n8n_workflow(
-        self,
-        workspace_id: uuid.UUID | str,
-        n8n_workflow_id: str,
-        name: str,
-        campaign_type: str,
-        deployment_status: str = "active",
-    ) -> WorkflowRegistered:
-        """Register (or update) a workspace's n8n workflow."""
-        return WorkflowRegistered.model_validate(self._typed(
-            "register_n8n_workflow", p_workspace_id=str(workspace_id),
-            p_n8n_workflow_id=n8n_workflow_id, p_name=name, p_campaign_type=campaign_type,
-            p_deployment_status=deployment_status))
-
-    def execute_campaign_atomically(
-        self,
-        workspace_id: uuid.UUID | str,
-        workflow_id: uuid.UUID | str,
-        campaign_approval_session_id: uuid.UUID | str | None,
-        campaign_name: str,
-        campaign_type: str,
-        execution_config: Mapping[str, Any] | None = None,
-        *,
-        execution_id: uuid.UUID | str | None = None,
-    ) -> ExecutionStarted:
-        """Record an execution, bump the workflow's counter and audit it, atomically
-        (REPEATABLE READ; `execution_id`, generated when omitted, makes retries safe)."""
-        params: dict[str, Any] = {
-            "p_workspace_id": str(workspace_id),
-            "p_workspace_n8n_workflow_id": str(workflow_id),
-            "p_campaign_approval_session_id": (str(campaign_approval_session_id)
-                                               if campaign_approval_session_id else None),
-            "p_campaign_name": campaign_name,
-            "p_campaign_type": campaign_type,
-            "p_execution_config": dict(execution_config or {}),
-        }
-        if execution_id is not None:
-            params["p_execution_id"] = str(execution_id)
-        return ExecutionStarted.model_validate(
-            self._typed("execute_campaign_atomically", **params))
-
-    def complete_campaign_execution(
-        self,
-        execution_id: uuid.UUID | str,
-        status: str,
-        result: Mapping[str, Any] | None = None,
-        error_message: str | None = None,
-    ) -> ExecutionCompleted:
-        """Finish a pending or running execution as completed or failed."""
-        return ExecutionCompleted.model_validate(self._typed(
-            "complete_campaign_execution", p_execution_id=str(execution_id), p_status=status,
-            p_result=dict(result) if result is not None else None,
-            p_error_message=error_message))
-
-    def validate_campaign_execution_constraints(
-        self, workspace_id: uuid.UUID | str, workflow_id: uuid.UUID | str, campaign_type: str
-    ) -> ExecutionValidation:
-        """Would execute_campaign_atomically accept this launch?  (No writes.)"""
-        return ExecutionValidation.model_validate(self._typed(
-            "validate_campaign_execution_constraints", p_workspace_id=str(workspace_id),
-            p_workspace_n8n_workflow_id=str(workflow_id), p_campaign_type=campaign_type))
-
-    def get_campaign_execution_metrics(
-        self, workspace_id: uuid.UUID | str, since: datetime | None = None
-    ) -> ExecutionMetrics:
-        """Counts, success rate, average and p95 duration, peak concurrency since `since`."""
-        params: dict[str, Any] = {"p_workspace_id": str(workspace_id)}
-        if since is not None:
-            params["p_since"] = since
-        return ExecutionMetrics.model_validate(
-            self._typed("get_campaign_execution_metrics", **params))
-
-    def record_transaction_metric(
-        self,
-        operation_name: str,
-        campaign_id: uuid.UUID | str | None,
-        duration_ms: int,
-        success: bool,
-        error_message: str | None = None,
-        retry_count: int = 0,
-        isolation_level: str | None = None,
-    ) -> uuid.UUID:
-        """Store one measurement in transaction_metrics; returns its id."""
-        envelope = self._typed(
-            "record_transaction_metric", p_operation_name=operation_name,
-            p_campaign_id=str(campaign_id) if campaign_id else None, p_duration_ms=duration_ms,
-            p_success=success, p_error_message=error_message, p_retry_count=retry_count,
-            p_isolation_level=isolation_level)
-        return uuid.UUID(str(envelope["id"]))
-
-    def get_database_health_metrics(self) -> DatabaseHealth:
-        """Connections, cache hit ratio, size, longest transaction, waiting locks, deadlocks."""
-        return DatabaseHealth.model_validate(self._typed("get_database_health_metrics"))
