@@ -129,26 +129,22 @@ def _hot_row_key(value: Any) -> int:
     return int.from_bytes(raw[:4], "big", signed=True)
 
 
-class Client:
-    """A pooled, retrying client of the campaigndb API functions.
+class ClientBase:
+    """What the sync and the async client share: settings, statistics, the hot-row table,
+    the function specs, argument checks, idempotency keys and each attempt's statements."""
 
-    >>> with Client() as db:                                  # doctest: +SKIP
-    ...     ws = db.create_workspace("Acme")
-    """
+    settings: Settings
+    dsn: str
+    workspace_id: str | None
+    stats: CallStats
+    recorder: MetricsRecorder | None
+    _hot_rows: HotRows
+    _specs: dict[str, FunctionSpec]
 
-    def __init__(
-        self,
-        dsn: str | None = None,
-        *,
-        settings: Settings | None = None,
-        pool: psycopg_pool.ConnectionPool | None = None,
-        workspace_id: uuid.UUID | str | None = None,
-        isolation_overrides: Mapping[str, Isolation] | None = None,
-        **overrides: Any,
-    ) -> None:
-        """`isolation_overrides` opens the named functions' transactions at another level
-        than CONTRACT.md section 3 gives (benchmarks compare levels with it); the functions
-        keep their invariants at any level."""
+    def _init_base(self, dsn: str | None, settings: Settings | None,
+                   workspace_id: uuid.UUID | str | None,
+                   isolation_overrides: Mapping[str, Isolation] | None,
+                   overrides: dict[str, Any]) -> Settings:
         base = settings or Settings()
         if dsn is not None:
             overrides["dsn"] = dsn
@@ -156,55 +152,29 @@ class Client:
             base = Settings(**{**base.model_dump(), **overrides})
         self.settings = base
         self.dsn = resolve_dsn(base)
-        self._owns_pool = pool is None
-        self.pool = pool if pool is not None else make_pool(self.dsn, base)
         bound = workspace_id if workspace_id is not None else base.workspace_id
         self.workspace_id = str(uuid.UUID(str(bound))) if bound is not None else None
         self.stats = CallStats()
-        self.recorder: MetricsRecorder | None = (
-            MetricsRecorder(self.pool, flush_interval_s=base.metrics_flush_interval_s)
-            if base.record_metrics else None)
+        self.recorder = None
         self._hot_rows = HotRows(base.hot_row_ttl_s)
         self._specs = {
             name: dataclasses.replace(spec, isolation=(isolation_overrides or {})[name])
             if name in (isolation_overrides or {}) else spec
             for name, spec in FUNCTIONS.items()
         }
+        return base
 
-    # -- lifecycle -------------------------------------------------------------
-    def close(self) -> None:
-        if self.recorder is not None and self._owns_pool:
-            self.recorder.close()
-        if self._owns_pool:
-            self.pool.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def bound(self, workspace_id: uuid.UUID | str) -> Client:
-        """A client that shares this pool and binds every transaction to one workspace."""
-        scoped = Client.__new__(Client)
+    def _share_with(self, scoped: ClientBase, workspace_id: uuid.UUID | str) -> None:
         scoped.settings = self.settings
         scoped.dsn = self.dsn
-        scoped._owns_pool = False
-        scoped.pool = self.pool
         scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
         scoped.stats = self.stats
-        scoped._hot_rows = self._hot_rows
         scoped.recorder = self.recorder
+        scoped._hot_rows = self._hot_rows
         scoped._specs = self._specs
-        return scoped
 
-    # -- the generic call ------------------------------------------------------
-    def call(self, name: str, /, **params: Any) -> Envelope:
-        """Call an API function by name with named parameters; return its envelope.
-
-        Retryable failures (retry_recommended, or a retryable SQLSTATE raised anywhere,
-        COMMIT included) are retried with the same parameters, idempotency key included.
-        """
+    def _prepare(self, name: str, params: dict[str, Any]) -> tuple[FunctionSpec, dict[str, Any]]:
+        """Check a call's name and parameters; add its idempotency key (once per call)."""
         spec = self._specs.get(name)
         if spec is None:
             raise ValueError(f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
@@ -215,12 +185,10 @@ class Client:
         if missing:  # PostgreSQL would answer 42883: no function matches the arguments
             raise ValueError(f"{name} needs parameter(s) {', '.join(sorted(missing))}"
                              " (pass None for a null)")
-        params = self._with_idempotency_key(spec, params)
-        call_id = uuid.uuid4().hex[:12]
-        self.stats._bump(self.stats.calls, name)
-        started = time.perf_counter()
-        retried = [0]  # this call's retries (the shared counters mix concurrent calls)
+        return spec, self._with_idempotency_key(spec, params)
 
+    def _retry_logger(self, name: str, call_id: str,
+                      retried: list[int]) -> Callable[[RetryCallState], None]:
         def log_retry(state: RetryCallState) -> None:
             envelope = state.outcome.result() if state.outcome else {}
             delay = state.next_action.sleep if state.next_action else 0.0
@@ -234,25 +202,21 @@ class Client:
                        "call_id": call_id},
             )
 
-        envelope = self._attempt(spec, params)
-        if envelope.get("retry_recommended") and self.settings.retry_attempts > 1:
-            # The retry machinery is built only after a retryable failure: most calls
-            # succeed first time, and building it for each one cost a tenth of a call.
-            # tenacity replays the first outcome, then waits and retries as configured.
-            first = [envelope]
+        return log_retry
 
-            def attempt() -> Envelope:
-                return first.pop() if first else self._attempt(spec, params)
+    def _retry_policy(self, log_retry: Callable[[RetryCallState], None]) -> dict[str, Any]:
+        """tenacity arguments, the same for Retrying and AsyncRetrying."""
+        return {
+            "stop": stop_after_attempt(self.settings.retry_attempts),
+            "wait": _RetryWait(multiplier=self.settings.retry_base_s,
+                               max=self.settings.retry_max_s),
+            "retry": retry_if_result(lambda answer: bool(answer.get("retry_recommended"))),
+            "before_sleep": log_retry,
+            "retry_error_callback": lambda state: state.outcome.result() if state.outcome else {},
+        }
 
-            retrying = Retrying(
-                stop=stop_after_attempt(self.settings.retry_attempts),
-                wait=_RetryWait(multiplier=self.settings.retry_base_s,
-                                max=self.settings.retry_max_s),
-                retry=retry_if_result(lambda answer: bool(answer.get("retry_recommended"))),
-                before_sleep=log_retry,
-                retry_error_callback=lambda state: state.outcome.result() if state.outcome else {},
-            )
-            envelope = retrying(attempt)
+    def _finish(self, name: str, spec: FunctionSpec, params: dict[str, Any],
+                envelope: Envelope, started: float, retried: int) -> Envelope:
         if not envelope.get("success"):
             self.stats._bump(self.stats.failures, name)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -262,10 +226,76 @@ class Client:
             self.recorder.record(
                 name, duration_ms=elapsed_ms, success=bool(envelope.get("success")),
                 campaign_id=str(campaign) if campaign else None,
-                error_message=envelope.get("error"),
-                retry_count=retried[0],
+                error_message=envelope.get("error"), retry_count=retried,
                 isolation_level=spec.isolation.value)
         return envelope
+
+    def _plan(self, spec: FunctionSpec, params: dict[str, Any]
+              ) -> tuple[str, dict[str, Any], int, int | None]:
+        """One attempt's message: (SQL text, arguments, index of the call's result, lock key).
+
+        The whole transaction travels as one simple-protocol message (one round trip),
+        values bound client-side (psycopg's ClientCursor quotes them): BEGIN at the
+        function's isolation, the call, COMMIT.  The server runs them in order and stops at
+        the first error, leaving the transaction for `_recover` to roll back.
+        """
+        args = {
+            name: Jsonb(value) if spec.params[name] == "jsonb" and not isinstance(value, str | None)
+            else value
+            for name, value in params.items()
+        }
+        lock_key = self._hot_row_lock_key(spec, params)
+        statements: list[str] = []
+        if lock_key is not None:
+            # The lock is taken in a transaction of its own, before the snapshot-isolated
+            # one exists: a caller that queues here takes its snapshot only after the
+            # previous holder committed, so it does not fail with 40001.
+            statements += [queries.BEGIN, queries.hot_row_lock(lock_key), queries.COMMIT]
+        statements.append(queries.begin(spec.isolation, spec.read_only))
+        if self.settings.pgbouncer:
+            statements.append(queries.set_local_statement_timeout(self.settings.statement_timeout_ms))
+        if self.workspace_id is not None:
+            statements.append(queries.set_local_workspace(self.workspace_id))
+        call_index = len(statements)
+        statements.append(spec.call_sql(tuple(args)))
+        statements.append(queries.COMMIT)
+        if lock_key is not None:
+            statements.append(queries.hot_row_unlock(lock_key))
+        return "; ".join(statements), args, call_index, lock_key
+
+    @staticmethod
+    def _answer(spec: FunctionSpec, names: list[str], rows: list[Any]) -> Envelope:
+        """The envelope for the call's result rows."""
+        if spec.returns == "table":
+            return envelope_ok({"rows": [dict(zip(names, values, strict=True))
+                                         for values in rows]})
+        if spec.returns == "scalar":
+            return envelope_ok({"id": rows[0][0] if rows else None})
+        if not rows or not isinstance(rows[0][0], dict):
+            raise psycopg.DataError(f"{spec.name} returned no envelope")
+        envelope: Envelope = rows[0][0]
+        return envelope
+
+    def _noticed(self, spec: FunctionSpec, params: dict[str, Any],
+                 envelope: Envelope | None = None, exc: BaseException | None = None) -> None:
+        """A 40001 or a busy row (55P03) on a hot-row function: queue its next calls."""
+        if not spec.hot_row_param:
+            return
+        busy = isinstance(exc, psycopg.errors.SerializationFailure
+                          | psycopg.errors.LockNotAvailable)
+        if busy or (envelope is not None and envelope.get("error_code") == "55P03"):
+            self._hot_rows.mark(spec, params)
+
+    @staticmethod
+    def _answer_error(exc: BaseException) -> Envelope:
+        """A failed attempt's envelope (a client-side programming error is re-raised)."""
+        if isinstance(exc, psycopg_pool.PoolTimeout):
+            return envelope_from_exception(exc)
+        if isinstance(exc, psycopg.Error) and (
+                exc.sqlstate is not None
+                or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)):
+            return envelope_from_exception(exc)
+        raise exc
 
     def _with_idempotency_key(self, spec: FunctionSpec, params: dict[str, Any]) -> dict[str, Any]:
         """Generate the idempotency key once per logical call (reused by every retry)."""
@@ -281,77 +311,6 @@ class Client:
             document = {**document, spec.idempotency_json_key: str(uuid.uuid4())}
             params = {**params, key_param: document}
         return params
-
-    def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
-        try:
-            with self.pool.connection() as conn:
-                return self._run(conn, spec, params)
-        except psycopg_pool.PoolTimeout as exc:
-            return envelope_from_exception(exc)
-        except psycopg.Error as exc:
-            if exc.sqlstate is None and not isinstance(
-                exc, psycopg.OperationalError | psycopg.InterfaceError
-            ):
-                raise  # a client-side programming error, not an answer from the server
-            return envelope_from_exception(exc)
-
-    def _run(
-        self, conn: psycopg.Connection[Any], spec: FunctionSpec, params: dict[str, Any]
-    ) -> Envelope:
-        """One attempt: the whole transaction as one simple-protocol message (one round trip).
-
-        Client-side binding (psycopg's ClientCursor quotes every value) lets BEGIN, the call
-        and COMMIT travel together; the server runs them in order and stops at the first
-        error, leaving the transaction for `_recover` to roll back.
-        """
-        args = {
-            name: Jsonb(value) if spec.params[name] == "jsonb" and not isinstance(value, str | None)
-            else value
-            for name, value in params.items()
-        }
-        lock_key = self._hot_row_lock_key(spec, params)
-        statements: list[str] = []
-        if lock_key is not None:
-            # The lock is taken in a transaction of its own, before the SERIALIZABLE one
-            # exists: a caller that queues here takes its snapshot only after the previous
-            # holder committed, so it does not fail with 40001.
-            statements += [queries.BEGIN, queries.hot_row_lock(lock_key), queries.COMMIT]
-        statements.append(queries.begin(spec.isolation, spec.read_only))
-        if self.settings.pgbouncer:
-            statements.append(queries.set_local_statement_timeout(self.settings.statement_timeout_ms))
-        if self.workspace_id is not None:
-            statements.append(queries.set_local_workspace(self.workspace_id))
-        call_index = len(statements)
-        statements.append(spec.call_sql(tuple(args)))
-        statements.append(queries.COMMIT)
-        if lock_key is not None:
-            statements.append(queries.hot_row_unlock(lock_key))
-        cursor = psycopg.ClientCursor(conn)
-        try:
-            cursor.execute("; ".join(statements), args)
-            for _ in range(call_index):
-                cursor.nextset()
-            if spec.returns == "table":
-                names = [column.name for column in cursor.description or ()]
-                rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-                return envelope_ok({"rows": rows})
-            row = cursor.fetchone()
-            if spec.returns == "scalar":
-                return envelope_ok({"id": row[0] if row else None})
-        except psycopg.Error as exc:
-            if spec.hot_row_param and isinstance(
-                exc, psycopg.errors.SerializationFailure | psycopg.errors.LockNotAvailable
-            ):
-                self._hot_rows.mark(spec, params)
-            self._recover(conn, unlock=lock_key is not None)
-            raise
-        finally:
-            cursor.close()
-        if row is None or not isinstance(row[0], dict):
-            raise psycopg.DataError(f"{spec.name} returned no envelope")
-        if spec.hot_row_param and row[0].get("error_code") == "55P03":
-            self._hot_rows.mark(spec, params)  # busy row (NOWAIT): queue the next attempt
-        return row[0]
 
     def _hot_row_lock_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
         mode = self.settings.hot_row_lock
@@ -372,6 +331,108 @@ class Client:
         if mode == "always" or self._hot_rows.is_hot(spec, params):
             return key
         return None
+
+
+class Client(ClientBase):
+    """A pooled, retrying client of the campaigndb API functions.
+
+    >>> with Client() as db:                                  # doctest: +SKIP
+    ...     ws = db.create_workspace("Acme")
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        settings: Settings | None = None,
+        pool: psycopg_pool.ConnectionPool | None = None,
+        workspace_id: uuid.UUID | str | None = None,
+        isolation_overrides: Mapping[str, Isolation] | None = None,
+        **overrides: Any,
+    ) -> None:
+        """`isolation_overrides` opens the named functions' transactions at another level
+        than CONTRACT.md section 3 gives (benchmarks compare levels with it); the functions
+        keep their invariants at any level."""
+        base = self._init_base(dsn, settings, workspace_id, isolation_overrides, overrides)
+        self._owns_pool = pool is None
+        self.pool = pool if pool is not None else make_pool(self.dsn, base)
+        self.recorder = (
+            MetricsRecorder(self.pool, flush_interval_s=base.metrics_flush_interval_s)
+            if base.record_metrics else None)
+
+    # -- lifecycle -------------------------------------------------------------
+    def close(self) -> None:
+        if self.recorder is not None and self._owns_pool:
+            self.recorder.close()
+        if self._owns_pool:
+            self.pool.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def bound(self, workspace_id: uuid.UUID | str) -> Client:
+        """A client that shares this pool and binds every transaction to one workspace."""
+        scoped = Client.__new__(Client)
+        self._share_with(scoped, workspace_id)
+        scoped._owns_pool = False
+        scoped.pool = self.pool
+        return scoped
+
+    # -- the generic call ------------------------------------------------------
+    def call(self, name: str, /, **params: Any) -> Envelope:
+        """Call an API function by name with named parameters; return its envelope.
+
+        Retryable failures (retry_recommended, or a retryable SQLSTATE raised anywhere,
+        COMMIT included) are retried with the same parameters, idempotency key included.
+        """
+        spec, params = self._prepare(name, params)
+        self.stats._bump(self.stats.calls, name)
+        started = time.perf_counter()
+        retried = [0]  # this call's retries (the shared counters mix concurrent calls)
+        envelope = self._attempt(spec, params)
+        if envelope.get("retry_recommended") and self.settings.retry_attempts > 1:
+            # The retry machinery is built only after a retryable failure: most calls
+            # succeed first time, and building it for each one cost a tenth of a call.
+            # tenacity replays the first outcome, then waits and retries as configured.
+            first = [envelope]
+
+            def attempt() -> Envelope:
+                return first.pop() if first else self._attempt(spec, params)
+
+            log_retry = self._retry_logger(name, uuid.uuid4().hex[:12], retried)
+            envelope = Retrying(**self._retry_policy(log_retry))(attempt)
+        return self._finish(name, spec, params, envelope, started, retried[0])
+
+    def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+        try:
+            with self.pool.connection() as conn:
+                return self._run(conn, spec, params)
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            return self._answer_error(exc)
+
+    def _run(
+        self, conn: psycopg.Connection[Any], spec: FunctionSpec, params: dict[str, Any]
+    ) -> Envelope:
+        """One attempt: the whole transaction as one message (see ClientBase._plan)."""
+        query, args, call_index, lock_key = self._plan(spec, params)
+        cursor = psycopg.ClientCursor(conn)
+        try:
+            cursor.execute(query, args)
+            for _ in range(call_index):
+                cursor.nextset()
+            names = [column.name for column in cursor.description or ()]
+            envelope = self._answer(spec, names, cursor.fetchall())
+        except psycopg.Error as exc:
+            self._noticed(spec, params, exc=exc)
+            self._recover(conn, unlock=lock_key is not None)
+            raise
+        finally:
+            cursor.close()
+        self._noticed(spec, params, envelope)
+        return envelope
 
     @staticmethod
     def _recover(conn: psycopg.Connection[Any], *, unlock: bool) -> None:
