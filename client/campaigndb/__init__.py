@@ -1,5 +1,6 @@
 """campaigndb: atomic PL/pgSQL functions for campaign data, and their typed Python client."""
 
+from campaigndb.aclient import AsyncClient
 from campaigndb.classification import Category, Classification, RecoveryAction, classify
 from campaigndb.client import CallStats, Client
 from campaigndb.errors import (
@@ -46,6 +47,7 @@ from campaigndb.transaction import StepFailed, Transaction, TransactionTimeout
 
 __all__ = [
     "FUNCTIONS",
+    "AsyncClient",
     "HealthMonitor",
     "HealthReport",
     "HealthStatus",

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from campaigndb.settings import Settings
 
@@ -64,4 +64,25 @@ def make_pool(dsn: str, settings: Settings, *, name: str = "campaigndb") -> Conn
         configure=configure_connection,
         name=name,
         open=True,
+    )
+
+
+async def configure_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    set_json_dumps(json_dumps, conn)
+    set_json_loads(json_loads, conn)
+
+
+def make_async_pool(dsn: str, settings: Settings, *,
+                    name: str = "campaigndb-async") -> AsyncConnectionPool:
+    """The asyncio pool, configured like the sync one; open it with `await pool.open()`."""
+    return AsyncConnectionPool(
+        dsn,
+        min_size=min(settings.pool_min_size, settings.pool_max_size),
+        max_size=settings.pool_max_size,
+        max_idle=settings.pool_max_idle_s,
+        timeout=settings.pool_timeout_s,
+        kwargs=connection_kwargs(settings),
+        configure=configure_async_connection,
+        name=name,
+        open=False,
     )
