@@ -18,6 +18,12 @@ and the sum of what the committed calls sent, and that there is one row per comm
 The lead-generation functions (bench_leadgen.py, run at the end of each repeat) are measured
 against COPY of the same rows (bulk writes) and the raw SELECT on the same index (enrichment
 pages), with the seeds' expectations for small calls beside them.
+
+Campaign execution (bench_execution.py): `execute_campaign_atomically` alone against the
+one-commit floor, and the seeds' load test (1,000 launches from 200 threads through a pool of
+20 on 3 workflows) as the client does it, with `hot_row_lock="never"`, as raw SQL from Python,
+and as the one-row UPDATE floor at the same concurrency, each run checked for the execution
+invariants (counter = rows = committed calls, one audit row each, execution_number 1..n).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from bench_execution import EXEC_FULL, EXEC_QUICK, ExecSizes, ExecutionBench
 from bench_leadgen import LEAD_FULL, LEAD_QUICK, LeadGen, LeadSizes
 from bench_leadgen import goal_rows as leadgen_goals
 from bench_leadgen import measured as leadgen_measured
@@ -262,7 +269,7 @@ def floor_attempt(pool: ConnectionPool) -> Attempt:
 
 
 class Bench:
-    def __init__(self, dsn: str, sizes: Sizes, lead: LeadSizes) -> None:
+    def __init__(self, dsn: str, sizes: Sizes, lead: LeadSizes, execution: ExecSizes) -> None:
         self.dsn = dsn
         self.sizes = sizes
         self.lead = lead
@@ -274,6 +281,7 @@ class Bench:
                             application_name="campaigndb-bench-setup")
         self._next_row = 0
         self.leadgen = LeadGen(dsn, self.admin, self.setup, lead, self.results)
+        self.execution = ExecutionBench(self, execution, FLOOR_UPDATE)
 
     def close(self) -> None:
         self.setup.close()
@@ -388,6 +396,8 @@ class Bench:
 
         # track_campaign_cost through the client, one caller
         self.client_case("client.1x1", 1, 1, s.latency_calls, seed)
+        # execute_campaign_atomically, one caller (floor: commit.1x1 above)
+        self.execution.latency(r)
 
         # the same transaction without the client: one message on a bare connection
         with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
@@ -439,6 +449,9 @@ class Bench:
             self.record("raw.100x1", measure(100, self.campaigns(1, f"raw100 r{r}"),
                                              s.storm_calls, attempt,
                                              self.check_campaigns, seed))
+
+        # the seeds' load test of execute_campaign_atomically, with its floor and the raw way
+        self.execution.load_cases(r)
 
         # lead generation (after the 10 × 10 case's TRUNCATE: gmaps_businesses starts empty)
         self.leadgen.repeat(r)
@@ -579,12 +592,15 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
               f"calls ({non_hot} non-HOT updates of campaigns)",
               f"{sum(1 for v in per_call if v == 0)}/{len(per_call)}",
               "met" if sum(per_call) == 0 else "**not met**")
-    checked = [run for runs in res.values() for run in runs if run.check is not None]
+    checked = [run for key, runs in res.items() if not key.startswith("exec")  # own goal row
+               for run in runs if run.check is not None]
     bad = [run for run in checked if run.check]
     goals.add("zero lost or doubled updates (total_cost = Σ rows = Σ sent, one row per call)",
               f"{len(checked) - len(bad)}/{len(checked)} runs exact",
               f"{len(checked) - len(bad)}/{len(checked)}", "met" if not bad else "**not met**")
     for row in leadgen_goals(res, bench.lead):
+        goals.add(*row)
+    for row in bench.execution.goal_rows():
         goals.add(*row)
 
     # comparisons with the way the project replaces (no goal attached)
@@ -639,6 +655,8 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
         "",
         *leadgen_sections(res, bench.leadgen.statements, bench.lead, bench.leadgen.profiled),
         "",
+        *bench.execution.sections(),
+        "",
         "## What was measured",
         "",
         "- **`SELECT 1` floor**: a bare psycopg connection, autocommit, `prepare_threshold=None`, "
@@ -676,11 +694,13 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
         "`gmaps_api_costs.cost_usd` = Σ of what the committed calls sent (Decimal, exact), and "
         "one cost row per committed call; for the floor rows, the counter and the total.",
         *leadgen_measured(bench.lead),
+        *bench.execution.measured(),
         "",
         "## Reading the figures",
         "",
         *notes(bench),
         *leadgen_notes(res, bench.leadgen.statements, bench.lead),
+        *bench.execution.notes(),
         "",
     ]
     return "\n".join(lines)
@@ -786,6 +806,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     lead = LEAD_QUICK if args.quick else LEAD_FULL
+    execution = EXEC_QUICK if args.quick else EXEC_FULL
     if args.repeats:
         sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats})
 
@@ -799,7 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dsn = migrated_database(name)
     bench: Bench | None = None
     try:
-        bench = Bench(dsn, sizes, lead)
+        bench = Bench(dsn, sizes, lead, execution)
         meta.update(server_facts(bench.admin))
         meta["server"] = describe_server(dsn)
         for r in range(sizes.repeats):
