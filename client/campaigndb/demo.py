@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import psycopg
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from campaigndb.client import Client
@@ -49,22 +50,26 @@ def run_demo(console: Console) -> None:
         sent: list[Decimal] = []
         lock = threading.Lock()
 
-        def scraper(n: int) -> None:
-            barrier.wait()
-            for i in range(per_thread):
-                cost = Decimal(f"0.{(n * per_thread + i) % 97 + 1:02d}")
-                db.track_campaign_cost(campaign.campaign_id, "google_maps", 20, cost,
-                                       {"worker": n, "batch": i})
-                with lock:
-                    sent.append(cost)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("track_campaign_cost", total=threads * per_thread)
 
-        started = time.perf_counter()
-        workers = [threading.Thread(target=scraper, args=(n,)) for n in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        elapsed = time.perf_counter() - started
+            def scraper(n: int) -> None:
+                barrier.wait()
+                for i in range(per_thread):
+                    cost = Decimal(f"0.{(n * per_thread + i) % 97 + 1:02d}")
+                    db.track_campaign_cost(campaign.campaign_id, "google_maps", 20, cost,
+                                           {"worker": n, "batch": i})
+                    with lock:
+                        sent.append(cost)
+                    progress.advance(task)
+
+            started = time.perf_counter()
+            workers = [threading.Thread(target=scraper, args=(n,)) for n in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            elapsed = time.perf_counter() - started
         console.print(f"{threads} threads x {per_thread} track_campaign_cost calls (SERIALIZABLE) "
                       f"in {elapsed:.2f} s, {db.stats.total_retries()} retries")
 
