@@ -36,7 +36,7 @@ from campaigndb import queries
 from campaigndb.errors import Envelope, envelope_from_exception, envelope_ok, exception_for
 from campaigndb.models import BusinessRow
 from campaigndb.operations import sync_method
-from campaigndb.pool import make_pool
+from campaigndb.pool import configure_connection, connection_kwargs, make_pool
 from campaigndb.queries import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.recorder import MetricsRecorder
 from campaigndb.settings import Settings, resolve_dsn
@@ -357,8 +357,14 @@ class Client(ClientBase):
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else make_pool(self.dsn, base)
         self.recorder = (
-            MetricsRecorder(self.pool, flush_interval_s=base.metrics_flush_interval_s)
+            MetricsRecorder(self._metrics_connection,
+                            flush_interval_s=base.metrics_flush_interval_s)
             if base.record_metrics else None)
+
+    def _metrics_connection(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.dsn, **connection_kwargs(self.settings))
+        configure_connection(conn)
+        return conn
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:

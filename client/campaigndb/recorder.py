@@ -2,7 +2,8 @@
 
 Every call (and every `run_transaction`) appends one measurement to an in-memory buffer;
 a background thread writes the buffer with one `record_transaction_metrics` call every
-`flush_interval_s` or `batch_size` rows, on a pooled connection of its own.  A full buffer
+`flush_interval_s` or `batch_size` rows, on a connection of its own (not the pool's: taking
+a pooled connection for each flush made callers wait for the pool).  A full buffer
 drops the oldest measurements (counted in `dropped`) rather than block a caller.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
 logger = logging.getLogger("campaigndb.metrics")
 
@@ -23,9 +25,11 @@ FLUSH_SQL = "SELECT public.record_transaction_metrics(%s)"
 
 
 class MetricsRecorder:
-    def __init__(self, pool: ConnectionPool, *, flush_interval_s: float = 1.0,
-                 batch_size: int = 1000, max_buffer: int = 100_000) -> None:
-        self._pool = pool
+    def __init__(self, connect: Callable[[], psycopg.Connection[Any]], *,
+                 flush_interval_s: float = 1.0, batch_size: int = 1000,
+                 max_buffer: int = 100_000) -> None:
+        self._connect = connect
+        self._conn: psycopg.Connection[Any] | None = None
         self._interval = flush_interval_s
         self._batch_size = batch_size
         self._buffer: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_buffer)
@@ -50,7 +54,7 @@ class MetricsRecorder:
             "duration_ms": max(0, round(duration_ms)), "success": success,
             "error_message": error_message, "retry_count": retry_count,
             "isolation_level": isolation_level,
-            "created_at": datetime.now(UTC).isoformat(),
+            "created_at": time.time(),  # epoch seconds: cheaper than formatting a date
         })
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
@@ -64,10 +68,14 @@ class MetricsRecorder:
                 while self._buffer and len(batch) < 10_000:
                     batch.append(self._buffer.popleft())
                 try:
-                    with self._pool.connection() as conn:
-                        row = conn.execute(FLUSH_SQL, [Jsonb(batch)]).fetchone()
+                    if self._conn is None or self._conn.closed:
+                        self._conn = self._connect()
+                    row = self._conn.execute(FLUSH_SQL, [Jsonb(batch)]).fetchone()
                     written += int(row[0]) if row else 0
                 except Exception:  # noqa: BLE001 - metrics must never break the caller
+                    if self._conn is not None:
+                        self._conn.close()
+                        self._conn = None
                     self.failed_flushes += 1
                     self.dropped += len(batch)
                     logger.warning("could not write %d transaction metrics", len(batch),
@@ -87,3 +95,6 @@ class MetricsRecorder:
         self._wake.set()
         self._thread.join(timeout=10)
         self.flush()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

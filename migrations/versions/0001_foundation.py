@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "bb448e2507cef9cc35d941a52f2ff788c66ab1ffeb0739d223c2f7ea621eb441"
+UPGRADE_SHA256 = "c5a09e88b172cf501d83e078652cf41a92427d4d1e57e763dabf7303f54c86d4"
 DOWNGRADE_SHA256 = "891d3a7dcb2dc87aeb25b0c7b3785420bd10f27988c0754eb6edea922de593e3"
 
 

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "54d790fa2177517626eb2b7d9b1da5439deee3aaf2353a4177aab28e9216b9a1"
+UPGRADE_SHA256 = "c854b4d35a704b1aa198fb5ed5128b03f1e83f9fcc6b81b59f205950729bd612"
 DOWNGRADE_SHA256 = "53ca606eb6ac21128565a7879c139db752e16d9548e021ac5a6e12ccebc86017"
 
 

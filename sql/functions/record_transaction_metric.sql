@@ -38,7 +38,7 @@ BEGIN
          WHERE c.id = p_campaign_id;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'campaign % does not exist', p_campaign_id
-                  USING ERRCODE = '23503', CONSTRAINT = 'transaction_metrics_campaign_id_fkey';
+                  USING ERRCODE = '23503', COLUMN = 'campaign_id';
         END IF;
         PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
     END IF;

@@ -39,7 +39,7 @@ BEGIN
          WHERE c.id = p_campaign_id;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'campaign % does not exist', p_campaign_id
-                  USING ERRCODE = '23503', CONSTRAINT = 'transaction_metrics_campaign_id_fkey';
+                  USING ERRCODE = '23503', COLUMN = 'campaign_id';
         END IF;
         PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
     END IF;
@@ -62,8 +62,9 @@ GRANT EXECUTE ON FUNCTION public.record_transaction_metric(varchar, uuid, intege
 -- record_transaction_metrics: many measurements in one INSERT (the client's background
 -- recorder flushes its buffer with it, so that recording costs calls nothing).
 -- p_metrics: a JSON array of {operation_name, campaign_id, duration_ms, success,
--- error_message, retry_count, isolation_level}; at most 10,000.  Elements whose campaign no
--- longer exists (or is of another workspace than the bound one) are stored without it.
+-- error_message, retry_count, isolation_level, created_at (epoch seconds)}; at most 10,000.
+-- Elements whose campaign no longer exists (or is of another workspace than the bound one)
+-- are stored without it.
 -- Returns the number of rows written; raises 22023/23502/54000 on a malformed batch.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.record_transaction_metrics(p_metrics jsonb)
@@ -88,11 +89,12 @@ BEGIN
             isolation_level, created_at)
     SELECT m.operation_name, c.id, GREATEST(m.duration_ms, 0), m.success,
            left(m.error_message, 10000), GREATEST(COALESCE(m.retry_count, 0), 0),
-           m.isolation_level, COALESCE(m.created_at, now())
+           m.isolation_level, COALESCE(to_timestamp(m.created_at), now())
       FROM jsonb_to_recordset(p_metrics) AS m(operation_name varchar, campaign_id uuid,
                                               duration_ms integer, success boolean,
                                               error_message text, retry_count integer,
-                                              isolation_level varchar, created_at timestamptz)
+                                              isolation_level varchar,
+                                              created_at double precision)
       LEFT JOIN campaigndb.campaigns AS c
              ON c.id = m.campaign_id AND (v_bound IS NULL OR c.workspace_id = v_bound);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
