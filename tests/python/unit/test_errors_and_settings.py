@@ -109,3 +109,50 @@ def test_hot_row_key_is_stable_int4() -> None:
     value = uuid.UUID("12345678-0000-0000-0000-000000000000")
     assert _hot_row_key(value) == _hot_row_key(str(value)) == 0x12345678
     assert -(2**31) <= _hot_row_key(uuid.uuid4()) < 2**31
+
+
+def _policy(**settings: object) -> dict[str, object]:
+    from campaigndb.client import ClientBase
+
+    base = ClientBase()
+    base._init_base("postgresql://nobody@127.0.0.1:1/none", None, None, None, dict(settings))
+    return base._retry_policy(lambda state: None)
+
+
+def test_retry_policy_stops_after_the_configured_attempts() -> None:
+    from tenacity import Retrying
+
+    calls: list[int] = []
+
+    def always_busy() -> dict[str, object]:
+        calls.append(1)
+        return {"success": False, "error_code": "55P03", "retry_recommended": True,
+                "retry_after_ms": 0}
+
+    policy = _policy(retry_attempts=4, retry_base_s=0.0, retry_max_s=0.0)
+    answer = Retrying(**policy)(always_busy)  # type: ignore[arg-type]
+    assert len(calls) == 4 and answer["error_code"] == "55P03"  # the last answer, not a raise
+
+
+def test_retry_policy_does_not_retry_final_answers() -> None:
+    from tenacity import Retrying
+
+    calls: list[int] = []
+
+    def duplicate() -> dict[str, object]:
+        calls.append(1)
+        return {"success": False, "error_code": "23505", "retry_recommended": False}
+
+    Retrying(**_policy(retry_attempts=5))(duplicate)  # type: ignore[arg-type]
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 5, 8, 12])
+def test_backoff_is_jittered_exponential_and_capped(attempt: int) -> None:
+    wait = _RetryWait(multiplier=0.01, max=0.5)
+    state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state.attempt_number = attempt
+    state.set_result({"retry_recommended": True})
+    delays = [wait(state) for _ in range(200)]
+    assert all(0 <= d <= min(0.5, 0.01 * 2 ** attempt) + 1e-9 for d in delays)
+    assert len({round(d, 6) for d in delays}) > 50  # full jitter: spread, not one value
