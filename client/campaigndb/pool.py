@@ -53,36 +53,28 @@ def configure_connection(conn: psycopg.Connection[Any]) -> None:
     set_json_loads(json_loads, conn)
 
 
+def pool_options(settings: Settings) -> dict[str, Any]:
+    """Sizes, timeouts and connection arguments: the same for the sync and async pools."""
+    return {
+        "min_size": min(settings.pool_min_size, settings.pool_max_size),
+        "max_size": settings.pool_max_size,
+        "max_idle": settings.pool_max_idle_s,
+        "timeout": settings.pool_timeout_s,
+        "kwargs": connection_kwargs(settings),
+    }
+
+
 def make_pool(dsn: str, settings: Settings, *, name: str = "campaigndb") -> ConnectionPool:
-    return ConnectionPool(
-        dsn,
-        min_size=min(settings.pool_min_size, settings.pool_max_size),
-        max_size=settings.pool_max_size,
-        max_idle=settings.pool_max_idle_s,
-        timeout=settings.pool_timeout_s,
-        kwargs=connection_kwargs(settings),
-        configure=configure_connection,
-        name=name,
-        open=True,
-    )
+    return ConnectionPool(dsn, **pool_options(settings), configure=configure_connection,
+                          name=name, open=True)
 
 
 async def configure_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
-    set_json_dumps(json_dumps, conn)
-    set_json_loads(json_loads, conn)
+    configure_connection(conn)  # type: ignore[arg-type]  # the adapters' calls are not I/O
 
 
 def make_async_pool(dsn: str, settings: Settings, *,
                     name: str = "campaigndb-async") -> AsyncConnectionPool:
     """The asyncio pool, configured like the sync one; open it with `await pool.open()`."""
-    return AsyncConnectionPool(
-        dsn,
-        min_size=min(settings.pool_min_size, settings.pool_max_size),
-        max_size=settings.pool_max_size,
-        max_idle=settings.pool_max_idle_s,
-        timeout=settings.pool_timeout_s,
-        kwargs=connection_kwargs(settings),
-        configure=configure_async_connection,
-        name=name,
-        open=False,
-    )
+    return AsyncConnectionPool(dsn, **pool_options(settings),
+                               configure=configure_async_connection, name=name, open=False)
