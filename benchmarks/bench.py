@@ -24,6 +24,11 @@ one-commit floor, and the seeds' load test (1,000 launches from 200 threads thro
 20 on 3 workflows) as the client does it, with `hot_row_lock="never"`, as raw SQL from Python,
 and as the one-row UPDATE floor at the same concurrency, each run checked for the execution
 invariants (counter = rows = committed calls, one audit row each, execution_number 1..n).
+
+Transaction-metrics recording (bench_metrics.py): `track_campaign_cost` from 10 threads on 10
+campaigns through a new `Client(record_metrics=False)` and then `Client(record_metrics=True)`
+in each repeat, their throughput ratio against the goal (on ≥ 0.95 × off), and one
+transaction_metrics row per call checked after every run with metrics on.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from bench_leadgen import goal_rows as leadgen_goals
 from bench_leadgen import measured as leadgen_measured
 from bench_leadgen import notes as leadgen_notes
 from bench_leadgen import sections as leadgen_sections
+from bench_metrics import METRICS_FULL, METRICS_QUICK, MetricsBench, MetricsSizes
 from bench_report import Run, Spread, Table, machine_facts, paired_ratio, server_facts
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
@@ -269,7 +275,8 @@ def floor_attempt(pool: ConnectionPool) -> Attempt:
 
 
 class Bench:
-    def __init__(self, dsn: str, sizes: Sizes, lead: LeadSizes, execution: ExecSizes) -> None:
+    def __init__(self, dsn: str, sizes: Sizes, lead: LeadSizes, execution: ExecSizes,
+                 metrics: MetricsSizes) -> None:
         self.dsn = dsn
         self.sizes = sizes
         self.lead = lead
@@ -282,6 +289,7 @@ class Bench:
         self._next_row = 0
         self.leadgen = LeadGen(dsn, self.admin, self.setup, lead, self.results)
         self.execution = ExecutionBench(self, execution, FLOOR_UPDATE)
+        self.metrics = MetricsBench(self, metrics, measure, client_attempt)
 
     def close(self) -> None:
         self.setup.close()
@@ -439,6 +447,8 @@ class Bench:
                          isolation_overrides={"track_campaign_cost": Isolation.READ_COMMITTED})
         self.client_case("client_never.100x1", 100, 1, s.storm_calls, seed,
                          hot_row_lock="never")
+        # transaction metrics off, then on: 10 callers on 10 new campaigns, a new client each
+        self.metrics.repeat(r)
         # 10 callers on 10 campaigns created just now, in nearly empty tables
         self.client_case("client.10x10", 10, 10, s.concurrent_calls, seed, empty=True)
 
@@ -602,6 +612,8 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
         goals.add(*row)
     for row in bench.execution.goal_rows():
         goals.add(*row)
+    for row in bench.metrics.goal_rows():
+        goals.add(*row)
 
     # comparisons with the way the project replaces (no goal attached)
     versus = Table(["comparison", "ratio (median [min–max] of repeats)"])
@@ -657,6 +669,8 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
         "",
         *bench.execution.sections(),
         "",
+        *bench.metrics.sections(),
+        "",
         "## What was measured",
         "",
         "- **`SELECT 1` floor**: a bare psycopg connection, autocommit, `prepare_threshold=None`, "
@@ -695,12 +709,14 @@ def build_report(bench: Bench, sizes: Sizes, meta: dict[str, str], quick: bool) 
         "one cost row per committed call; for the floor rows, the counter and the total.",
         *leadgen_measured(bench.lead),
         *bench.execution.measured(),
+        *bench.metrics.measured(),
         "",
         "## Reading the figures",
         "",
         *notes(bench),
         *leadgen_notes(res, bench.leadgen.statements, bench.lead),
         *bench.execution.notes(),
+        *bench.metrics.notes(),
         "",
     ]
     return "\n".join(lines)
@@ -807,6 +823,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     lead = LEAD_QUICK if args.quick else LEAD_FULL
     execution = EXEC_QUICK if args.quick else EXEC_FULL
+    metrics = METRICS_QUICK if args.quick else METRICS_FULL
     if args.repeats:
         sizes = Sizes(**{**sizes.__dict__, "repeats": args.repeats})
 
@@ -820,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dsn = migrated_database(name)
     bench: Bench | None = None
     try:
-        bench = Bench(dsn, sizes, lead, execution)
+        bench = Bench(dsn, sizes, lead, execution, metrics)
         meta.update(server_facts(bench.admin))
         meta["server"] = describe_server(dsn)
         for r in range(sizes.repeats):
@@ -838,7 +855,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(text)
     print(f"wrote {args.output}")
-    failed = any(run.check for runs in bench.results.values() for run in runs)
+    failed = (any(run.check for runs in bench.results.values() for run in runs)
+              or bench.metrics.failed())
     return 1 if failed else 0
 
 
