@@ -239,11 +239,7 @@ class ClientBase:
         function's isolation, the call, COMMIT.  The server runs them in order and stops at
         the first error, leaving the transaction for `_recover` to roll back.
         """
-        args = {
-            name: Jsonb(value) if spec.params[name] == "jsonb" and not isinstance(value, str | None)
-            else value
-            for name, value in params.items()
-        }
+        args = self._bind(spec, params)
         lock_key = self._hot_row_lock_key(spec, params)
         statements: list[str] = []
         if lock_key is not None:
@@ -262,6 +258,16 @@ class ClientBase:
         if lock_key is not None:
             statements.append(queries.hot_row_unlock(lock_key))
         return "; ".join(statements), args, call_index, lock_key
+
+    @staticmethod
+    def _bind(spec: FunctionSpec, params: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments as psycopg should send them (JSON values as jsonb; a str
+        for a jsonb parameter is taken as JSON text)."""
+        return {
+            name: Jsonb(value) if spec.params[name] == "jsonb" and not isinstance(value, str | None)
+            else value
+            for name, value in params.items()
+        }
 
     @staticmethod
     def _answer(spec: FunctionSpec, names: list[str], rows: list[Any]) -> Envelope:

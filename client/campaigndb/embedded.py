@@ -238,8 +238,8 @@ class EmbeddedServer:
             self.state_file.write_text(
                 json.dumps({"port": port, "bindir": str(bindir), "user": runas.name})
             )
-            self._wait_ready(port)
-            self._ensure_database(port)
+            self._wait_ready()
+            self._ensure_database()
             return self.url()
 
     def _initdb(self, bindir: Path, runas: RunAs) -> None:
@@ -259,7 +259,7 @@ class EmbeddedServer:
         with open(conf, "a") as handle:
             handle.write("\n# campaigndb embedded server\n" + "\n".join(lines) + "\n")
 
-    def _wait_ready(self, port: int, timeout: float = 30.0) -> None:
+    def _wait_ready(self, timeout: float = 30.0) -> None:
         import psycopg
 
         deadline = time.monotonic() + timeout
@@ -272,7 +272,7 @@ class EmbeddedServer:
                     raise
                 time.sleep(0.1)
 
-    def _ensure_database(self, port: int) -> None:
+    def _ensure_database(self) -> None:
         import psycopg
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:

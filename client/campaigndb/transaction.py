@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
-from psycopg.types.json import Jsonb
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -37,11 +36,11 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from campaigndb import queries
 from campaigndb.errors import (
     CampaignDBError,
     Envelope,
     envelope_from_exception,
-    envelope_ok,
     exception_for,
 )
 from campaigndb.queries import Isolation
@@ -128,31 +127,20 @@ class Transaction:
         return self._conn.execute(query, params)
 
     def _run_call(self, name: str, params: dict[str, Any]) -> Envelope:
-        spec = self._client._specs.get(name)
-        if spec is None:
-            raise ValueError(f"unknown function {name!r}")
-        params = self._client._with_idempotency_key(spec, params)
-        args = {key: Jsonb(value) if spec.params[key] == "jsonb"
-                and not isinstance(value, str | None) else value
-                for key, value in params.items()}
+        """The call inside the open transaction: the client's checks, arguments and
+        answers (ClientBase), without its BEGIN/COMMIT."""
+        spec, params = self._client._prepare(name, params)
+        args = self._client._bind(spec, params)
         prefix = self._timeout_prefix()
         cursor = psycopg.ClientCursor(self._conn)
         try:
             cursor.execute(prefix + spec.call_sql(tuple(args)), args)
             if prefix:
                 cursor.nextset()
-            if spec.returns == "table":
-                names = [column.name for column in cursor.description or ()]
-                return envelope_ok({"rows": [dict(zip(names, row, strict=True))
-                                             for row in cursor.fetchall()]})
-            row = cursor.fetchone()
-            if spec.returns == "scalar":
-                return envelope_ok({"id": row[0] if row else None})
+            names = [column.name for column in cursor.description or ()]
+            return self._client._answer(spec, names, cursor.fetchall())
         finally:
             cursor.close()
-        if row is None or not isinstance(row[0], dict):
-            raise psycopg.DataError(f"{name} returned no envelope")
-        return row[0]
 
     def call(self, name: str, /, *, optional: bool = False, **params: Any) -> Envelope:
         """Call an API function inside the transaction and return its envelope.
@@ -204,8 +192,7 @@ def run_transaction(client: Client, callback: Callable[[Transaction], T],
             try:
                 with conn.transaction():
                     if client.workspace_id is not None:
-                        conn.execute(f"SET LOCAL campaigndb.workspace_id = "
-                                     f"'{uuid.UUID(client.workspace_id)}'")
+                        conn.execute(queries.set_local_workspace(client.workspace_id))
                     tx = Transaction(client, conn, options, txn_id, deadline)
                     result = callback(tx)
                 logger.info("transaction name=%s txn_id=%s backend_pid=%s attempt=%d committed "
