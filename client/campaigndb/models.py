@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -217,3 +218,42 @@ class DatabaseHealth(_Result):
     longest_transaction_s: Decimal
     waiting_locks: int
     deadlocks: int
+
+
+class KpiRow(BaseModel):
+    """One day of one platform's figures for upsert_daily_kpi_batch (plain dicts are accepted
+    too, and checked by the server)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: UUID
+    kpi_date: date
+    platform: str = Field(min_length=1, max_length=32)
+    impressions: int = Field(ge=0)
+    clicks: int = Field(ge=0)
+    spend: Decimal = Field(ge=0)
+    conversions: int = Field(ge=0)
+    revenue: Decimal = Field(ge=0)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class KpiUpserted(_Result):
+    upserted: int
+    inserted: int
+    updated: int
+    unchanged: int
+    first_date: date | None = None
+    last_date: date | None = None
+    collection_log_id: int
+    replayed: bool = False
+
+
+class KpisAggregated(_Result):
+    summaries_written: int
+    summaries_replaced: int
+    month: date
+    campaign_id: UUID | None = None
+    collection_log_id: int
+    replayed: bool = False

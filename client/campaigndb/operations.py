@@ -12,7 +12,7 @@ import functools
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
@@ -34,6 +34,9 @@ from campaigndb.models import (
     ExecutionMetrics,
     ExecutionStarted,
     ExecutionValidation,
+    KpiRow,
+    KpisAggregated,
+    KpiUpserted,
     WorkflowRegistered,
     WorkspaceCreated,
     ZipCode,
@@ -308,6 +311,37 @@ def record_transaction_metric(
         "p_duration_ms": duration_ms, "p_success": success, "p_error_message": error_message,
         "p_retry_count": retry_count, "p_isolation_level": isolation_level,
     }, _id)
+
+
+def upsert_daily_kpi_batch(
+    rows: Sequence[KpiRow | Mapping[str, Any]],
+    source: str,
+    *,
+    idempotency_key: str | None = None,
+) -> Request[KpiUpserted]:
+    """Upsert daily KPI rows on (campaign_id, kpi_date, platform) and log the batch in
+    collection_log, both in one transaction; at most 10,000 rows per call."""
+    params: dict[str, Any] = {
+        "p_rows": [r.to_json() if isinstance(r, KpiRow) else r for r in rows],
+        "p_source": source,
+    }
+    if idempotency_key is not None:
+        params["p_idempotency_key"] = idempotency_key
+    return Request("upsert_daily_kpi_batch", params, KpiUpserted.model_validate)
+
+
+def aggregate_monthly_kpis(
+    month: date,
+    campaign_id: uuid.UUID | str | None = None,
+    *,
+    idempotency_key: str | None = None,
+) -> Request[KpisAggregated]:
+    """Replace one month's campaign_summaries (every campaign, or one) with the totals and
+    ratios of its daily KPI rows, and log the run, all or nothing."""
+    params: dict[str, Any] = {"p_month": month, "p_campaign_id": _s(campaign_id)}
+    if idempotency_key is not None:
+        params["p_idempotency_key"] = idempotency_key
+    return Request("aggregate_monthly_kpis", params, KpisAggregated.model_validate)
 
 
 def get_database_health_metrics() -> Request[DatabaseHealth]:

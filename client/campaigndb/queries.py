@@ -215,6 +215,24 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             required=frozenset({"p_operation_name", "p_campaign_id", "p_duration_ms",
                                 "p_success"}),
         ),
+        # Reporting: each call's collection_log row carries the idempotency key, so a retry
+        # after an ambiguous commit answers the first result instead of logging twice.
+        FunctionSpec(
+            name="upsert_daily_kpi_batch",
+            params={"p_rows": "jsonb", "p_source": "text", "p_idempotency_key": "text"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.upsert_daily_kpi_batch(jsonb, text, text)",
+            idempotency_param="p_idempotency_key",
+            required=frozenset({"p_rows", "p_source"}),
+        ),
+        FunctionSpec(
+            name="aggregate_monthly_kpis",
+            params={"p_month": "date", "p_campaign_id": "uuid", "p_idempotency_key": "text"},
+            isolation=Isolation.READ_COMMITTED,
+            signature="public.aggregate_monthly_kpis(date, uuid, text)",
+            idempotency_param="p_idempotency_key",
+            required=frozenset({"p_month"}),
+        ),
         FunctionSpec(
             name="get_database_health_metrics",
             params={},

@@ -1,0 +1,276 @@
+-- upsert_daily_kpi_batch: save a batch of daily KPI rows and its collection_log row, in one
+-- transaction: either both are saved or neither is.
+--
+-- p_rows: a JSON array (at most 10,000 elements, 54000) of objects with exactly the keys
+-- campaign_id (uuid string), kpi_date ('YYYY-MM-DD'), platform (1-32 characters, stored
+-- trimmed and lower-case), impressions, clicks, conversions (whole numbers >= 0) and spend,
+-- revenue (numbers >= 0 and < 1e10, or numeric strings; stored to 4 decimals).  Every key is
+-- required: a row states the whole day of one platform, and a missing metric is an error
+-- (23502) rather than a silent 0.  Unknown keys are refused (22023): a misspelt metric must
+-- not vanish.  Two elements for the same (campaign_id, kpi_date, platform): 23505.
+-- Upsert on (campaign_id, kpi_date, platform): a new key is inserted, an existing one with
+-- other figures is replaced, an identical one is left alone (counted in `unchanged`).
+-- p_source: who collected the rows (1-100 characters), stored on the rows and the log.
+-- Validation runs over the whole batch before anything is written; the first bad element is
+-- named by its index.  Unknown campaign: P0002; another workspace than the bound one: 42501.
+--
+-- Idempotency: p_idempotency_key (optional).  A repeat with the same key and the same
+-- p_rows/p_source answers the first call's result with replayed: true and writes nothing;
+-- same key, other parameters: 23505.  The key lives on the collection_log row.
+-- Isolation: READ COMMITTED.  Rows are written in key order, so overlapping batches lock
+-- them in the same order and do not deadlock.
+-- SQLSTATEs in the envelope: 23502, 22023, 22P02, 22007, 22003, 23505, 54000, P0002, 42501.
+-- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
+CREATE OR REPLACE FUNCTION public.upsert_daily_kpi_batch(
+    p_rows             jsonb,
+    p_source           text,
+    p_idempotency_key  text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    c_max_rows      constant integer := 10000;
+    c_keys          constant text[] := ARRAY['campaign_id', 'kpi_date', 'platform',
+                                             'impressions', 'clicks', 'spend', 'conversions',
+                                             'revenue'];
+    v_bound         uuid := campaigndb.bound_workspace_id();
+    v_source        text := btrim(p_source);
+    v_hash          text;
+    v_problem       text;
+    v_missing       uuid;
+    v_workspaces    uuid[];
+    v_inserted      integer;
+    v_updated       integer;
+    v_first_date    date;
+    v_last_date     date;
+    v_result        jsonb;
+    v_log_id        bigint;
+    v_prior         campaigndb.collection_log%ROWTYPE;
+    v_state text; v_msg text; v_detail text; v_hint text;
+    v_constraint text; v_column text; v_table text;
+BEGIN
+    IF p_rows IS NULL THEN
+        RAISE EXCEPTION 'p_rows is required' USING ERRCODE = '23502', COLUMN = 'rows';
+    ELSIF jsonb_typeof(p_rows) <> 'array' THEN
+        RAISE EXCEPTION 'p_rows must be a JSON array, got %', jsonb_typeof(p_rows)
+              USING ERRCODE = '22023', COLUMN = 'rows';
+    ELSIF jsonb_array_length(p_rows) > c_max_rows THEN
+        RAISE EXCEPTION 'p_rows holds % elements; the limit is % per call',
+                        jsonb_array_length(p_rows), c_max_rows
+              USING ERRCODE = '54000', HINT = 'send the rows in several batches';
+    ELSIF v_source IS NULL OR v_source = '' THEN
+        RAISE EXCEPTION 'p_source is required' USING ERRCODE = '23502', COLUMN = 'source';
+    ELSIF length(v_source) > 100 THEN
+        RAISE EXCEPTION 'p_source is longer than 100 characters'
+              USING ERRCODE = '22023', COLUMN = 'source';
+    ELSIF p_idempotency_key IS NOT NULL AND length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'p_idempotency_key must be 1 to 200 characters'
+              USING ERRCODE = '22023', COLUMN = 'idempotency_key';
+    END IF;
+
+    v_hash := md5(jsonb_build_array('upsert_daily_kpi_batch', p_rows, v_source)::text);
+    IF p_idempotency_key IS NOT NULL THEN
+        -- a replay is answered before any work (a concurrent twin is caught at the log
+        -- insert below)
+        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
+         WHERE l.idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
+        END IF;
+    END IF;
+
+    -- Validate every element before writing anything; name the first bad one.  (Each check
+    -- reads the JSON value without casting, so no cast error can escape with a vaguer text.)
+    SELECT p.problem INTO v_problem
+      FROM (SELECT e.ord, CASE
+              WHEN jsonb_typeof(e.v) <> 'object' THEN
+                format('22023p_rows[%s] must be an object, got %s', e.ord - 1, jsonb_typeof(e.v))
+              WHEN e.v - c_keys <> '{}'::jsonb THEN
+                format('22023p_rows[%s] has an unknown key %s; the keys are %s', e.ord - 1,
+                       (SELECT quote_literal(min(k)) FROM jsonb_object_keys(e.v - c_keys) AS k),
+                       array_to_string(c_keys, ', '))
+              WHEN miss.key IS NOT NULL THEN
+                format('23502p_rows[%s].%s is required', e.ord - 1, miss.key)
+              WHEN jsonb_typeof(e.v -> 'campaign_id') <> 'string' THEN
+                format('22023p_rows[%s].campaign_id must be a string, got %s', e.ord - 1,
+                       jsonb_typeof(e.v -> 'campaign_id'))
+              WHEN (e.v ->> 'campaign_id') !~ '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN
+                format('22P02p_rows[%s].campaign_id is not a uuid: %s', e.ord - 1,
+                       quote_literal(left(e.v ->> 'campaign_id', 80)))
+              WHEN jsonb_typeof(e.v -> 'kpi_date') <> 'string' THEN
+                format('22023p_rows[%s].kpi_date must be a string YYYY-MM-DD, got %s', e.ord - 1,
+                       jsonb_typeof(e.v -> 'kpi_date'))
+              WHEN (e.v ->> 'kpi_date') !~ '^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+                   OR substr(e.v ->> 'kpi_date', 9, 2)::integer > extract(day FROM
+                        date_trunc('month', (substr(e.v ->> 'kpi_date', 1, 7) || '-01')::date)
+                        + interval '1 month - 1 day') THEN
+                format('22007p_rows[%s].kpi_date is not a date YYYY-MM-DD: %s', e.ord - 1,
+                       quote_literal(left(e.v ->> 'kpi_date', 40)))
+              WHEN jsonb_typeof(e.v -> 'platform') <> 'string' THEN
+                format('22023p_rows[%s].platform must be a string, got %s', e.ord - 1,
+                       jsonb_typeof(e.v -> 'platform'))
+              WHEN length(btrim(e.v ->> 'platform')) NOT BETWEEN 1 AND 32 THEN
+                format('22023p_rows[%s].platform must be 1 to 32 characters', e.ord - 1)
+              WHEN bad.key IS NOT NULL THEN
+                format('%sp_rows[%s].%s must be %s, got %s',
+                       CASE WHEN (e.v ->> bad.key) ~ '^\s*[0-9]+(\.[0-9]+)?\s*$' THEN '22003'
+                            ELSE '22023' END,
+                       e.ord - 1, bad.key,
+                       CASE bad.kind WHEN 'count' THEN 'a whole number from 0 to 10^18'
+                                     ELSE 'a number from 0 to below 10^10' END,
+                       left(e.v ->> bad.key, 40))
+            END AS problem
+              FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(v, ord)
+              LEFT JOIN LATERAL (
+                    SELECT k.key FROM unnest(c_keys) WITH ORDINALITY AS k(key, n)
+                     WHERE jsonb_typeof(e.v) = 'object'
+                       AND COALESCE(jsonb_typeof(e.v -> k.key), 'null') = 'null'
+                     ORDER BY k.n LIMIT 1) AS miss ON true
+              LEFT JOIN LATERAL (
+                    SELECT f.key, f.kind
+                      FROM (VALUES (1, 'impressions', 'count'), (2, 'clicks', 'count'),
+                                   (3, 'spend', 'money'), (4, 'conversions', 'count'),
+                                   (5, 'revenue', 'money')) AS f(n, key, kind)
+                     WHERE jsonb_typeof(e.v) = 'object'
+                       AND NOT CASE f.kind
+                             WHEN 'count' THEN jsonb_typeof(e.v -> f.key) = 'number'
+                                  AND (e.v ->> f.key) ~ '^[0-9]{1,18}(\.0+)?$'
+                             ELSE jsonb_typeof(e.v -> f.key) IN ('number', 'string')
+                                  AND (e.v ->> f.key) ~ '^\s*[0-9]{1,10}(\.[0-9]+)?\s*$'
+                           END
+                     ORDER BY f.n LIMIT 1) AS bad ON true
+           ) AS p
+     WHERE p.problem IS NOT NULL
+     ORDER BY p.ord
+     LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', substr(v_problem, 6) USING ERRCODE = left(v_problem, 5);
+    END IF;
+
+    -- One row per key: the upsert could not apply two, and which should win is unknowable.
+    SELECT format('p_rows[%s] and p_rows[%s] are both for campaign %s, %s, platform %s',
+                  d.ords[1] - 1, d.ords[2] - 1, d.campaign_id, d.kpi_date, d.platform)
+      INTO v_problem
+      FROM (SELECT r.campaign_id, r.kpi_date, lower(btrim(r.platform)) AS platform,
+                   array_agg(r.ord ORDER BY r.ord) AS ords
+              FROM ROWS FROM (jsonb_to_recordset(p_rows)
+                              AS (campaign_id uuid, kpi_date date, platform text))
+                   WITH ORDINALITY AS r(campaign_id, kpi_date, platform, ord)
+             GROUP BY 1, 2, 3
+            HAVING count(*) > 1) AS d
+     ORDER BY d.ords[2]
+     LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_problem USING ERRCODE = '23505',
+              CONSTRAINT = 'daily_kpi_data_pkey',
+              HINT = 'send one row per campaign, date and platform';
+    END IF;
+
+    -- Every campaign must exist, and be the bound workspace's when a workspace is bound.
+    SELECT r.campaign_id INTO v_missing
+      FROM (SELECT DISTINCT (x ->> 'campaign_id')::uuid AS campaign_id
+              FROM jsonb_array_elements(p_rows) AS x) AS r
+      LEFT JOIN campaigndb.campaigns AS c ON c.id = r.campaign_id
+     WHERE c.id IS NULL
+     LIMIT 1;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'campaign % not found', v_missing
+              USING ERRCODE = 'P0002', TABLE = 'campaigns';
+    END IF;
+    SELECT array_agg(DISTINCT c.workspace_id) INTO v_workspaces
+      FROM campaigndb.campaigns AS c
+     WHERE c.id IN (SELECT (x ->> 'campaign_id')::uuid FROM jsonb_array_elements(p_rows) AS x);
+    IF v_bound IS NOT NULL AND v_workspaces <> ARRAY[v_bound] THEN
+        PERFORM campaigndb.assert_workspace_access(c.workspace_id, 'campaign ' || c.id)
+           FROM campaigndb.campaigns AS c
+          WHERE c.id IN (SELECT (x ->> 'campaign_id')::uuid
+                           FROM jsonb_array_elements(p_rows) AS x)
+            AND c.workspace_id <> v_bound;
+    END IF;
+
+    WITH src AS (
+        SELECT r.campaign_id, r.kpi_date, lower(btrim(r.platform)) AS platform,
+               r.impressions::bigint AS impressions, r.clicks::bigint AS clicks,
+               round(r.spend, 4) AS spend, r.conversions::bigint AS conversions,
+               round(r.revenue, 4) AS revenue
+          FROM jsonb_to_recordset(p_rows) AS r(campaign_id uuid, kpi_date date, platform text,
+                                               impressions numeric, clicks numeric,
+                                               spend numeric, conversions numeric,
+                                               revenue numeric)
+    ), upserted AS (
+        INSERT INTO campaigndb.daily_kpi_data AS d
+               (campaign_id, kpi_date, platform, impressions, clicks, spend, conversions,
+                revenue, source)
+        SELECT s.campaign_id, s.kpi_date, s.platform, s.impressions, s.clicks, s.spend,
+               s.conversions, s.revenue, v_source
+          FROM src AS s
+         ORDER BY s.campaign_id, s.kpi_date, s.platform
+        ON CONFLICT (campaign_id, kpi_date, platform) DO UPDATE
+           SET impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks,
+               spend = EXCLUDED.spend, conversions = EXCLUDED.conversions,
+               revenue = EXCLUDED.revenue, source = EXCLUDED.source, updated_at = now()
+         WHERE (EXCLUDED.impressions, EXCLUDED.clicks, EXCLUDED.spend, EXCLUDED.conversions,
+                EXCLUDED.revenue)
+               IS DISTINCT FROM (d.impressions, d.clicks, d.spend, d.conversions, d.revenue)
+        RETURNING (d.xmax = 0) AS inserted, d.kpi_date
+    )
+    SELECT count(*) FILTER (WHERE u.inserted), count(*) FILTER (WHERE NOT u.inserted)
+      INTO v_inserted, v_updated
+      FROM upserted AS u;
+    SELECT min((x ->> 'kpi_date')::date), max((x ->> 'kpi_date')::date)
+      INTO v_first_date, v_last_date
+      FROM jsonb_array_elements(p_rows) AS x;
+
+    v_result := jsonb_build_object(
+        'upserted', v_inserted + v_updated, 'inserted', v_inserted, 'updated', v_updated,
+        'unchanged', jsonb_array_length(p_rows) - v_inserted - v_updated,
+        'first_date', v_first_date, 'last_date', v_last_date);
+    INSERT INTO campaigndb.collection_log
+           (workspace_id, job, period, status, rows_affected, started_at, finished_at, source,
+            idempotency_key, request_hash, result)
+    VALUES (COALESCE(v_bound, CASE WHEN cardinality(v_workspaces) = 1 THEN v_workspaces[1] END),
+            'upsert_daily_kpi_batch',
+            CASE WHEN v_first_date IS NULL THEN NULL
+                 WHEN v_first_date = v_last_date THEN v_first_date::text
+                 ELSE v_first_date || '..' || v_last_date END,
+            'succeeded', v_inserted + v_updated, now(), clock_timestamp(), v_source,
+            p_idempotency_key, v_hash, v_result)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id INTO v_log_id;
+    IF v_log_id IS NULL THEN
+        -- a concurrent call with the same key committed first: undo ours, answer its result
+        RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
+    END IF;
+
+    RETURN campaigndb.envelope_ok(v_result || jsonb_build_object(
+        'collection_log_id', v_log_id, 'replayed', false));
+EXCEPTION
+    WHEN transaction_rollback THEN
+        RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
+    WHEN SQLSTATE 'CD001' THEN
+        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
+         WHERE l.idempotency_key = p_idempotency_key;
+        IF v_prior.job = 'upsert_daily_kpi_batch' AND v_prior.request_hash = v_hash THEN
+            RETURN campaigndb.envelope_ok(v_prior.result || jsonb_build_object(
+                'collection_log_id', v_prior.id, 'replayed', true));
+        END IF;
+        RETURN campaigndb.envelope_error(
+            '23505',
+            format('idempotency key %s was already used with different parameters',
+                   quote_literal(p_idempotency_key)),
+            p_hint => 'generate a new key for a new batch; reuse a key only to retry the same call',
+            p_constraint => 'collection_log_idempotency_key_key');
+    WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT,
+            v_constraint = CONSTRAINT_NAME, v_column = COLUMN_NAME, v_table = TABLE_NAME;
+        RETURN campaigndb.envelope_error(v_state, v_msg, v_detail, v_hint,
+                                         v_constraint, v_column, v_table);
+END
+$function$;
+
+REVOKE ALL ON FUNCTION public.upsert_daily_kpi_batch(jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.upsert_daily_kpi_batch(jsonb, text, text) TO campaigndb_app;
