@@ -1,6 +1,7 @@
 """campaigndb: atomic PL/pgSQL functions for campaign data, and their typed Python client."""
 
 from campaigndb.aclient import AsyncClient
+from campaigndb.atransaction import AsyncTransaction
 from campaigndb.classification import Category, Classification, RecoveryAction, classify
 from campaigndb.client import CallStats, Client
 from campaigndb.errors import (
@@ -48,6 +49,7 @@ from campaigndb.transaction import StepFailed, Transaction, TransactionTimeout
 __all__ = [
     "FUNCTIONS",
     "AsyncClient",
+    "AsyncTransaction",
     "HealthMonitor",
     "HealthReport",
     "HealthStatus",

@@ -2,8 +2,10 @@
 connections and `AsyncConnectionPool`.
 
 It shares everything but the I/O with the sync client (`ClientBase`: argument checks,
-idempotency keys, each attempt's one-message transaction, the hot-row queueing, answers;
-`campaigndb.operations`: the typed methods; the retry policy and the classification).
+idempotency keys, each attempt's one-message transaction, the hot-row queueing, answers,
+the metrics recorder; `campaigndb.operations`: the typed methods; the retry policy and the
+classification; `campaigndb.transaction`: run_transaction's options, retries, timeouts and
+step checks).
 
 >>> async with AsyncClient() as db:                          # doctest: +SKIP
 ...     cost = await db.track_campaign_cost(campaign_id, "gmaps", 20, "0.40")
@@ -11,10 +13,11 @@ idempotency keys, each attempt's one-message transaction, the hot-row queueing, 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -23,6 +26,7 @@ from tenacity import AsyncRetrying
 
 from campaigndb import operations as ops
 from campaigndb import queries
+from campaigndb.atransaction import AsyncTransaction, run_transaction
 from campaigndb.client import ClientBase
 from campaigndb.errors import Envelope, exception_for
 from campaigndb.models import BusinessRow
@@ -30,6 +34,9 @@ from campaigndb.operations import async_method
 from campaigndb.pool import make_async_pool
 from campaigndb.queries import FunctionSpec, Isolation
 from campaigndb.settings import Settings
+from campaigndb.transaction import TransactionOptions
+
+T = TypeVar("T")
 
 
 class AsyncClient(ClientBase):
@@ -46,17 +53,23 @@ class AsyncClient(ClientBase):
         **overrides: Any,
     ) -> None:
         base = self._init_base(dsn, settings, workspace_id, isolation_overrides, overrides)
-        if base.record_metrics:
-            raise ValueError("record_metrics is not supported by AsyncClient yet; "
-                             "use Client for recorded calls")
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else make_async_pool(self.dsn, base)
+        # MetricsRecorder as the sync client uses it: record() only appends to a buffer (no
+        # I/O on the event loop); its own thread writes on a sync connection of its own.
+        self._start_recorder()
+        self._owns_recorder = self.recorder is not None
 
     async def open(self) -> None:
         if self._owns_pool:
             await self.pool.open(wait=True)
 
     async def close(self) -> None:
+        """Close the pool (when this client made it) and flush the recorded metrics."""
+        if self._owns_recorder and self.recorder is not None:
+            # close() joins the flush thread and writes what is left: off the event loop
+            await asyncio.to_thread(self.recorder.close)
+            self._owns_recorder = False
         if self._owns_pool:
             await self.pool.close()
 
@@ -72,6 +85,7 @@ class AsyncClient(ClientBase):
         scoped = AsyncClient.__new__(AsyncClient)
         self._share_with(scoped, workspace_id)
         scoped._owns_pool = False
+        scoped._owns_recorder = False
         scoped.pool = self.pool
         return scoped
 
@@ -130,6 +144,29 @@ class AsyncClient(ClientBase):
                 await conn.execute(queries.UNLOCK_ALL)
         except psycopg.Error:
             await conn.close()
+
+    # -- several calls in one transaction ---------------------------------------------
+    async def run_transaction(
+        self,
+        callback: Callable[[AsyncTransaction], Awaitable[T]],
+        *,
+        isolation: Isolation = Isolation.READ_COMMITTED,
+        read_only: bool = False,
+        statement_timeout_ms: int | None = None,
+        deadline_s: float | None = None,
+        attempts: int | None = None,
+        base_s: float | None = None,
+        multiplier: float = 2.0,
+        max_s: float | None = None,
+        name: str = "transaction",
+    ) -> T:
+        """Run `await callback(tx)` in one transaction, retrying it whole on conflicts
+        (the semantics of `Client.run_transaction`; see campaigndb.transaction)."""
+        options = TransactionOptions(
+            isolation=isolation, read_only=read_only, statement_timeout_ms=statement_timeout_ms,
+            deadline_s=deadline_s, attempts=attempts, base_s=base_s, multiplier=multiplier,
+            max_s=max_s, name=name)
+        return await run_transaction(self, callback, options)
 
     # -- typed methods (campaigndb.operations, shared with Client) ---------------------
     async def _typed(self, name: str, **params: Any) -> Envelope:

@@ -33,7 +33,13 @@ from tenacity import (
 
 from campaigndb import operations as ops
 from campaigndb import queries
-from campaigndb.errors import Envelope, envelope_from_exception, envelope_ok, exception_for
+from campaigndb.errors import (
+    CampaignDBError,
+    Envelope,
+    envelope_from_exception,
+    envelope_ok,
+    exception_for,
+)
 from campaigndb.models import BusinessRow
 from campaigndb.operations import sync_method
 from campaigndb.pool import configure_connection, connection_kwargs, make_pool
@@ -81,15 +87,23 @@ class CallStats:
 
 
 class _RetryWait(wait_random_exponential):
-    """Exponential backoff with full jitter, never shorter than the answer's retry_after_ms."""
+    """Exponential backoff with full jitter, never shorter than the answer's retry_after_ms
+    (an envelope, or the failure a run_transaction attempt raised)."""
 
     def __call__(self, retry_state: RetryCallState) -> float:
         delay = super().__call__(retry_state)
         outcome = retry_state.outcome
+        after = None
         if outcome is not None and not outcome.failed:
             after = (outcome.result() or {}).get("retry_after_ms")
-            if after:
-                delay = max(delay, min(float(after) / 1000.0, float(self.max)))
+        elif outcome is not None:
+            failure = outcome.exception()
+            if isinstance(failure, CampaignDBError):
+                after = failure.envelope.get("retry_after_ms")
+            elif isinstance(failure, psycopg.Error):
+                after = envelope_from_exception(failure).get("retry_after_ms")
+        if after:
+            delay = max(delay, min(float(after) / 1000.0, float(self.max)))
         return float(delay)
 
 
@@ -163,6 +177,19 @@ class ClientBase:
             for name, spec in FUNCTIONS.items()
         }
         return base
+
+    def _start_recorder(self) -> None:
+        """The metrics recorder when settings.record_metrics (both clients: its record()
+        does no I/O; its thread writes on a sync connection of its own)."""
+        if self.settings.record_metrics:
+            self.recorder = MetricsRecorder(
+                self._metrics_connection,
+                flush_interval_s=self.settings.metrics_flush_interval_s)
+
+    def _metrics_connection(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.dsn, **connection_kwargs(self.settings))
+        configure_connection(conn)
+        return conn
 
     def _share_with(self, scoped: ClientBase, workspace_id: uuid.UUID | str) -> None:
         scoped.settings = self.settings
@@ -362,15 +389,7 @@ class Client(ClientBase):
         base = self._init_base(dsn, settings, workspace_id, isolation_overrides, overrides)
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else make_pool(self.dsn, base)
-        self.recorder = (
-            MetricsRecorder(self._metrics_connection,
-                            flush_interval_s=base.metrics_flush_interval_s)
-            if base.record_metrics else None)
-
-    def _metrics_connection(self) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.dsn, **connection_kwargs(self.settings))
-        configure_connection(conn)
-        return conn
+        self._start_recorder()
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:

@@ -1,7 +1,9 @@
-"""Several calls in one transaction: `Client.run_transaction(callback, ...)`.
+"""Several calls in one transaction: `Client.run_transaction(callback, ...)` and
+`AsyncClient.run_transaction(async_callback, ...)` (campaigndb.atransaction).
 
-The callback receives a `Transaction` and calls API functions (and, if it must, plain SQL)
-through it, all in one database transaction opened at the chosen isolation:
+The callback receives a `Transaction` (an `AsyncTransaction` for the asyncio client) and
+calls API functions (and, if it must, plain SQL) through it, all in one database transaction
+opened at the chosen isolation:
 
 - a failed envelope of a required step aborts the whole transaction (`StepFailed`);
 - a step marked `optional=True` runs on a savepoint: its failure is reported in
@@ -12,29 +14,30 @@ through it, all in one database transaction opened at the chosen isolation:
   on another pooled connection (it does not nest: commit and retries are its own);
 - retryable failures (40001, 40P01, 55P03, 57014, lost connections, or a required step whose
   envelope recommends a retry) roll back and rerun the whole callback with exponential backoff
-  and jitter; the callback must therefore be safe to run again (no side effects outside the
-  database, or idempotent ones);
+  and jitter, never waiting less than the failure's retry_after_ms; the callback must
+  therefore be safe to run again (no side effects outside the database, or idempotent ones);
 - `statement_timeout_ms` bounds each statement; `deadline_s` bounds the whole attempt (each
   statement gets at most the time left, and none starts after the deadline).
+
+Everything here but the I/O is shared by the two clients: the options, the retry policy
+(`TransactionRun.retry_policy`), the classification (`is_retryable_failure`), the timeout
+arithmetic and the step-envelope checks (`TransactionSteps`), the attempt logs and the
+final answer, statistics and metrics (`TransactionRun.outcome`).  The sync handle and loop
+below and the async ones in campaigndb.atransaction only send the statements.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from campaigndb import queries
 from campaigndb.errors import (
@@ -43,11 +46,11 @@ from campaigndb.errors import (
     envelope_from_exception,
     exception_for,
 )
-from campaigndb.queries import Isolation
+from campaigndb.queries import FunctionSpec, Isolation
 from campaigndb.sqlstates import is_retryable
 
 if TYPE_CHECKING:
-    from campaigndb.client import Client
+    from campaigndb.client import Client, ClientBase
 
 T = TypeVar("T")
 logger = logging.getLogger("campaigndb")
@@ -73,8 +76,14 @@ class TransactionOptions:
     max_s: float | None = None
     name: str = "transaction"
 
+    @property
+    def psycopg_isolation(self) -> psycopg.IsolationLevel:
+        return psycopg.IsolationLevel[self.isolation.name]
 
-def _is_retryable(exc: BaseException) -> bool:
+
+def is_retryable_failure(exc: BaseException) -> bool:
+    """Whether a failed attempt is rerun: a retryable SQLSTATE raised anywhere (COMMIT
+    included), a lost connection, or a step whose envelope recommends a retry."""
     if isinstance(exc, CampaignDBError):
         return exc.retryable and not isinstance(exc, TransactionTimeout)
     if isinstance(exc, psycopg.Error):
@@ -85,25 +94,131 @@ def _is_retryable(exc: BaseException) -> bool:
     return False
 
 
-class Transaction:
-    """The handle a `run_transaction` callback works through."""
+def _single_campaign(value: Any) -> str | None:
+    """A step's p_campaign_id as a uuid string (None when it is not one: a malformed value
+    would make the metrics batch it is written in fail as a whole)."""
+    if value is None:
+        return None
+    try:
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    except ValueError:
+        return None
 
-    def __init__(self, client: Client, conn: psycopg.Connection[Any],
-                 options: TransactionOptions, txn_id: str, deadline: float | None) -> None:
+
+class TransactionRun:
+    """One `run_transaction` call, all its attempts: what both clients share but the I/O.
+
+    The sync and async loops call `start_attempt` as an attempt begins, note the
+    connection's `backend_pid`, call `committed` when it commits, wrap the whole retry
+    loop in `outcome()`, and give tenacity `retry_policy()`.
+    """
+
+    def __init__(self, client: ClientBase, options: TransactionOptions) -> None:
+        settings = client.settings
+        self.client = client
+        self.options = options
+        self.attempts = options.attempts or settings.retry_attempts
+        self.base_s = settings.retry_base_s if options.base_s is None else options.base_s
+        self.max_s = settings.retry_max_s if options.max_s is None else options.max_s
+        self.txn_id = uuid.uuid4().hex[:12]
+        self.started = time.perf_counter()
+        self.retried = 0
+        self.backend_pid: int | None = None
+        #: the campaigns the current attempt's steps named (recorded when there is one)
+        self.campaigns: set[str] = set()
+
+    def start_attempt(self) -> float | None:
+        """A new attempt (before it waits for a connection); returns its deadline, a
+        time.monotonic() value, or None.  The loop then sets `backend_pid`."""
+        self.backend_pid = None
+        self.campaigns = set()
+        if self.options.deadline_s is None:
+            return None
+        return time.monotonic() + self.options.deadline_s
+
+    def committed(self, steps: int) -> None:
+        logger.info("transaction name=%s txn_id=%s backend_pid=%s attempt=%d committed "
+                    "steps=%d", self.options.name, self.txn_id, self.backend_pid,
+                    self.retried + 1, steps)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        self.retried += 1
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        logger.info("transaction name=%s txn_id=%s backend_pid=%s attempt=%d rolled back "
+                    "sqlstate=%s delay_ms=%.1f", self.options.name, self.txn_id,
+                    self.backend_pid, state.attempt_number, getattr(exc, "sqlstate", None),
+                    delay * 1000)
+
+    def retry_policy(self) -> dict[str, Any]:
+        """tenacity arguments, the same for Retrying and AsyncRetrying: whole-callback
+        retries on retryable failures, exponential backoff (this run's base, multiplier and
+        cap) with full jitter, never shorter than the failure's retry_after_ms."""
+        # client.py imports this module, so its backoff class is imported when used
+        from campaigndb.client import _RetryWait
+
+        return {
+            "stop": stop_after_attempt(self.attempts),
+            "wait": _RetryWait(multiplier=self.base_s, max=self.max_s,
+                               exp_base=self.options.multiplier),
+            "retry": retry_if_exception(is_retryable_failure),
+            "before_sleep": self._log_retry,
+            "reraise": True,
+        }
+
+    @contextlib.contextmanager
+    def outcome(self) -> Iterator[None]:
+        """Around the whole retry loop: a driver error becomes the typed exception of its
+        envelope; the last failure is logged; the duration, retries and outcome go to the
+        client's statistics and, when enabled, its metrics recorder."""
+        success = False
+        error: str | None = None
+        sqlstate: str | None = None
+        try:
+            yield
+            success = True
+        except psycopg.Error as exc:
+            if exc.sqlstate is None and not isinstance(
+                    exc, psycopg.OperationalError | psycopg.InterfaceError):
+                raise  # a client-side programming error, not an answer from the server
+            envelope = envelope_from_exception(exc)
+            error, sqlstate = envelope.get("error"), envelope.get("error_code")
+            raise exception_for(envelope, self.options.name) from exc
+        except CampaignDBError as exc:
+            error, sqlstate = str(exc.envelope.get("error")), exc.sqlstate
+            raise
+        finally:
+            elapsed_ms = (time.perf_counter() - self.started) * 1000
+            if not success:
+                logger.info("transaction name=%s txn_id=%s backend_pid=%s attempt=%d failed "
+                            "sqlstate=%s", self.options.name, self.txn_id, self.backend_pid,
+                            self.retried + 1, sqlstate)
+            self.client.stats.observe(elapsed_ms)
+            if self.client.recorder is not None:
+                campaign = next(iter(self.campaigns)) if len(self.campaigns) == 1 else None
+                self.client.recorder.record(
+                    self.options.name, duration_ms=elapsed_ms, success=success,
+                    campaign_id=campaign, error_message=error, retry_count=self.retried,
+                    isolation_level=self.options.isolation.value)
+
+
+class TransactionSteps:
+    """The I/O-free half of a callback's handle (shared by `Transaction` and
+    `AsyncTransaction`): the statement for each step, its time limit, and what its
+    envelope means."""
+
+    def __init__(self, client: ClientBase, run: TransactionRun, deadline: float | None) -> None:
         self._client = client
-        self._conn = conn
-        self._options = options
-        self.txn_id = txn_id
+        self._run = run
+        self._options = run.options
+        self.txn_id = run.txn_id
         self._deadline = deadline
         self.optional_failures: list[Envelope] = []
         self.steps = 0
 
-    @property
-    def connection(self) -> psycopg.Connection[Any]:
-        return self._conn
-
     def _timeout_prefix(self) -> str:
-        """`SET LOCAL statement_timeout = ...;` for the time this statement may take."""
+        """`SET LOCAL statement_timeout = ...;` for the time this statement may take
+        (raises TransactionTimeout when the deadline has passed)."""
         limits = []
         if self._options.statement_timeout_ms is not None:
             limits.append(int(self._options.statement_timeout_ms))
@@ -119,6 +234,56 @@ class Transaction:
             return ""
         return f"SET LOCAL statement_timeout = {max(1, min(limits))}; "
 
+    def _statement(self, name: str, params: dict[str, Any]
+                   ) -> tuple[FunctionSpec, str, dict[str, Any], bool]:
+        """One step's message inside the open transaction: the client's checks and
+        arguments (ClientBase), without its BEGIN/COMMIT; (spec, SQL, arguments, whether a
+        SET LOCAL result comes first)."""
+        self.steps += 1
+        spec, params = self._client._prepare(name, params)
+        campaign = _single_campaign(params.get("p_campaign_id"))
+        if campaign is not None:
+            self._run.campaigns.add(campaign)
+        args = self._client._bind(spec, params)
+        prefix = self._timeout_prefix()
+        return spec, prefix + spec.call_sql(tuple(args)), args, bool(prefix)
+
+    def _answer(self, spec: FunctionSpec, description: Any, rows: list[Any]) -> Envelope:
+        names = [column.name for column in description or ()]
+        return self._client._answer(spec, names, rows)
+
+    @staticmethod
+    def _required(name: str, envelope: Envelope) -> Envelope:
+        if not envelope.get("success"):
+            raise StepFailed(envelope, name)
+        return envelope
+
+    @staticmethod
+    def _optional_error(exc: psycopg.Error) -> Envelope:
+        """An optional step that raised: a conflict dooms the whole attempt, optional or
+        not (re-raised); anything else is that step's failure envelope."""
+        if is_retryable_failure(exc):
+            raise exc
+        return envelope_from_exception(exc)
+
+    def _optional_result(self, name: str, envelope: Envelope) -> Envelope:
+        if not envelope.get("success"):
+            self.optional_failures.append({**envelope, "operation": name})
+        return envelope
+
+
+class Transaction(TransactionSteps):
+    """The handle a `Client.run_transaction` callback works through."""
+
+    def __init__(self, client: Client, conn: psycopg.Connection[Any], run: TransactionRun,
+                 deadline: float | None) -> None:
+        super().__init__(client, run, deadline)
+        self._conn = conn
+
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        return self._conn
+
     def execute(self, query: str, params: Any = None) -> psycopg.Cursor[Any]:
         """Plain SQL inside the transaction (the deadline applies)."""
         prefix = self._timeout_prefix()
@@ -127,18 +292,13 @@ class Transaction:
         return self._conn.execute(query, params)
 
     def _run_call(self, name: str, params: dict[str, Any]) -> Envelope:
-        """The call inside the open transaction: the client's checks, arguments and
-        answers (ClientBase), without its BEGIN/COMMIT."""
-        spec, params = self._client._prepare(name, params)
-        args = self._client._bind(spec, params)
-        prefix = self._timeout_prefix()
+        spec, statement, args, prefixed = self._statement(name, params)
         cursor = psycopg.ClientCursor(self._conn)
         try:
-            cursor.execute(prefix + spec.call_sql(tuple(args)), args)
-            if prefix:
+            cursor.execute(statement, args)
+            if prefixed:
                 cursor.nextset()
-            names = [column.name for column in cursor.description or ()]
-            return self._client._answer(spec, names, cursor.fetchall())
+            return self._answer(spec, cursor.description, cursor.fetchall())
         finally:
             cursor.close()
 
@@ -149,22 +309,14 @@ class Transaction:
         whole when the envelope recommends it).  Optional: the step runs on a savepoint; a
         failure is recorded in `optional_failures`, undoes only this step, and is returned.
         """
-        self.steps += 1
         if not optional:
-            envelope = self._run_call(name, params)
-            if not envelope.get("success"):
-                raise StepFailed(envelope, name)
-            return envelope
+            return self._required(name, self._run_call(name, params))
         try:
             with self._conn.transaction():  # SAVEPOINT ... RELEASE / ROLLBACK TO
                 envelope = self._run_call(name, params)
         except psycopg.Error as exc:
-            if _is_retryable(exc):
-                raise  # a conflict dooms the whole attempt, optional or not
-            envelope = envelope_from_exception(exc)
-        if not envelope.get("success"):
-            self.optional_failures.append({**envelope, "operation": name})
-        return envelope
+            envelope = self._optional_error(exc)
+        return self._optional_result(name, envelope)
 
     def nested(self, body: Callable[[Transaction], T]) -> T:
         """Run `body` on a savepoint: if it raises, its work is undone and the error
@@ -175,71 +327,26 @@ class Transaction:
 
 def run_transaction(client: Client, callback: Callable[[Transaction], T],
                     options: TransactionOptions) -> T:
-    settings = client.settings
-    attempts = options.attempts or settings.retry_attempts
-    base = settings.retry_base_s if options.base_s is None else options.base_s
-    maximum = settings.retry_max_s if options.max_s is None else options.max_s
-    txn_id = uuid.uuid4().hex[:12]
-    started = time.perf_counter()
-    retried = [0]
+    run = TransactionRun(client, options)
 
     def attempt() -> T:
-        deadline = (time.monotonic() + options.deadline_s
-                    if options.deadline_s is not None else None)
+        deadline = run.start_attempt()
         with client.pool.connection() as conn:
-            conn.isolation_level = psycopg.IsolationLevel[options.isolation.name]
+            run.backend_pid = conn.info.backend_pid
+            conn.isolation_level = options.psycopg_isolation
             conn.read_only = options.read_only
             try:
                 with conn.transaction():
                     if client.workspace_id is not None:
                         conn.execute(queries.set_local_workspace(client.workspace_id))
-                    tx = Transaction(client, conn, options, txn_id, deadline)
+                    tx = Transaction(client, conn, run, deadline)
                     result = callback(tx)
-                logger.info("transaction name=%s txn_id=%s backend_pid=%s attempt=%d committed "
-                            "steps=%d", options.name, txn_id, conn.info.backend_pid,
-                            retried[0] + 1, tx.steps)
+                run.committed(tx.steps)
                 return result
             finally:
                 if not conn.closed:
                     conn.isolation_level = None
                     conn.read_only = None
 
-    def log_retry(state: RetryCallState) -> None:
-        retried[0] += 1
-        exc = state.outcome.exception() if state.outcome else None
-        sqlstate = getattr(exc, "sqlstate", None)
-        delay = state.next_action.sleep if state.next_action else 0.0
-        logger.info("transaction name=%s txn_id=%s attempt=%d rolled back sqlstate=%s "
-                    "delay_ms=%.1f", options.name, txn_id, state.attempt_number, sqlstate,
-                    delay * 1000)
-
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_random_exponential(multiplier=base, max=maximum, exp_base=options.multiplier),
-        retry=retry_if_exception(_is_retryable),
-        before_sleep=log_retry,
-        reraise=True,
-    )
-    success = False
-    error: str | None = None
-    try:
-        result = retrying(attempt)
-        success = True
-        return result
-    except psycopg.Error as exc:
-        if exc.sqlstate is None and not isinstance(
-                exc, psycopg.OperationalError | psycopg.InterfaceError):
-            raise  # a client-side programming error, not an answer from the server
-        envelope = envelope_from_exception(exc)
-        error = envelope.get("error")
-        raise exception_for(envelope, options.name) from exc
-    except CampaignDBError as exc:
-        error = str(exc.envelope.get("error"))
-        raise
-    finally:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        client.stats.observe(elapsed_ms)
-        if client.recorder is not None:
-            client.recorder.record(options.name, duration_ms=elapsed_ms, success=success,
-                                   error_message=error, retry_count=retried[0],
-                                   isolation_level=options.isolation.value)
+    with run.outcome():
+        return Retrying(**run.retry_policy())(attempt)

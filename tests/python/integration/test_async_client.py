@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -15,8 +16,14 @@ from campaigndb.classification import Category
 
 
 def test_async_has_every_typed_method_of_the_sync_client() -> None:
-    sync = {n for n in dir(Client) if not n.startswith("_")} - {"run_transaction", "pool"}
+    sync = {n for n in dir(Client) if not n.startswith("_")} - {"pool"}
     assert sync <= {n for n in dir(AsyncClient) if not n.startswith("_")}
+    # run_transaction takes the same options, with the same defaults
+    options = [(p.name, p.kind, p.default)
+               for p in inspect.signature(Client.run_transaction).parameters.values()]
+    assert options == [(p.name, p.kind, p.default) for p in
+                       inspect.signature(AsyncClient.run_transaction).parameters.values()]
+    assert inspect.iscoroutinefunction(AsyncClient.run_transaction)
 
 
 def test_async_calls_and_exact_totals_under_concurrency(
