@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,9 @@ db_app = typer.Typer(help="The embedded local PostgreSQL (used when no DSN is se
                      no_args_is_help=True)
 migrate_app = typer.Typer(help="Deploy the schema (wraps alembic)", no_args_is_help=True)
 dev_app = typer.Typer(help="Developer tools", no_args_is_help=True)
+kpi_app = typer.Typer(help="Daily KPI rows and monthly summaries", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(kpi_app, name="kpi")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(dev_app, name="dev")
 console = Console()
@@ -161,6 +164,94 @@ def health(
             table.add_row(check.name, value, check.status.name, check.recommendation or "")
         console.print(table)
     raise typer.Exit(int(report.status))
+
+
+# -- kpi ------------------------------------------------------------------------
+def _print_envelope(envelope: Any, as_json: bool) -> None:
+    from campaigndb.pool import json_dumps
+
+    print(json_dumps(envelope) if as_json else json.dumps(
+        json.loads(json_dumps(envelope)), indent=2))
+
+
+@kpi_app.command("upsert")
+def kpi_upsert(
+    file: Annotated[Path, typer.Argument(help="a .json (array of rows) or .csv file")],
+    source: Annotated[str | None, typer.Option(help="who collected the rows "
+                                                    "(default: the file's name)")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000,
+                                            help="rows per call (each call is atomic)")] = 10_000,
+    as_json: Annotated[bool, typer.Option("--json", help="compact JSON output")] = False,
+) -> None:
+    """Upsert daily KPI rows from FILE with upsert_daily_kpi_batch and print each envelope.
+
+    A file of at most --batch-size rows is one call: all rows and their collection_log row
+    are saved, or none.  A longer file goes in batches, each atomic on its own; the command
+    stops at the first failed batch (the batches before it stay saved; running the file
+    again is safe, since rows are upserted).  Exit 1 on a failure.
+    """
+    from rich.progress import Progress
+
+    from campaigndb.client import Client
+    from campaigndb.kpi_files import KpiFileError, batches, read_kpi_file
+
+    try:
+        rows = read_kpi_file(file)
+    except KpiFileError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    parts = list(batches(rows, batch_size)) or [(0, rows)]
+    failed = False
+    with Client(pool_min_size=0, pool_max_size=1) as client, \
+            Progress(console=Console(stderr=True), transient=True,
+                     disable=len(parts) == 1) as progress:
+        task = progress.add_task(f"upserting {len(rows):,} rows", total=len(rows))
+        for offset, part in parts:
+            envelope = client.call("upsert_daily_kpi_batch", p_rows=list(part),
+                                   p_source=source or file.name)
+            if not envelope.get("success") and len(parts) > 1:
+                envelope = {**envelope, "batch_first_row": offset}
+            _print_envelope(envelope, as_json)
+            if not envelope.get("success"):
+                failed = True
+                break
+            progress.advance(task, len(part))
+    if failed:
+        if len(parts) > 1:
+            console.print(f"[red]stopped at the batch from row {offset}: rows before it are "
+                          "saved; p_rows[i] in the message is row "
+                          f"{offset} + i of the file[/red]")
+        raise typer.Exit(1)
+
+
+def _month(value: str) -> date:
+    from datetime import datetime
+
+    for fmt in ("%Y-%m", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value, fmt).date().replace(day=1)
+        except ValueError:
+            continue
+    raise typer.BadParameter(f"expected YYYY-MM, got {value!r}")
+
+
+@kpi_app.command("aggregate")
+def kpi_aggregate(
+    month: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    campaign: Annotated[str | None, typer.Option(help="only this campaign's summary")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="compact JSON output")] = False,
+) -> None:
+    """Replace a month's campaign_summaries with aggregate_monthly_kpis (all or nothing) and
+    print the envelope; exit 1 on a failure."""
+    from campaigndb.client import Client
+
+    first_day = _month(month)
+    with Client(pool_min_size=0, pool_max_size=1) as client:
+        envelope = client.call("aggregate_monthly_kpis", p_month=first_day,
+                               p_campaign_id=campaign)
+    _print_envelope(envelope, as_json)
+    if not envelope.get("success"):
+        raise typer.Exit(1)
 
 
 # -- demo / bench ---------------------------------------------------------------

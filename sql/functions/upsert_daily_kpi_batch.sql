@@ -116,7 +116,10 @@ BEGIN
                 format('22023p_rows[%s].platform must be 1 to 32 characters', e.ord - 1)
               WHEN bad.key IS NOT NULL THEN
                 format('%sp_rows[%s].%s must be %s, got %s',
-                       CASE WHEN (e.v ->> bad.key) ~ '^\s*[0-9]+(\.[0-9]+)?\s*$' THEN '22003'
+                       CASE WHEN (e.v ->> bad.key) ~ CASE bad.kind
+                                       WHEN 'count' THEN '^[0-9]+(\.0+)?$'
+                                       ELSE '^\s*[0-9]+(\.[0-9]+)?\s*$' END
+                            THEN '22003'  -- the right kind of number, too large
                             ELSE '22023' END,
                        e.ord - 1, bad.key,
                        CASE bad.kind WHEN 'count' THEN 'a whole number from 0 to 10^18'
