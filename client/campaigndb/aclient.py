@@ -192,6 +192,8 @@ class AsyncClient(ClientBase):
     get_campaign_execution_metrics = async_method(ops.get_campaign_execution_metrics)
     record_transaction_metric = async_method(ops.record_transaction_metric)
     get_database_health_metrics = async_method(ops.get_database_health_metrics)
+    upsert_daily_kpi_batch = async_method(ops.upsert_daily_kpi_batch)
+    aggregate_monthly_kpis = async_method(ops.aggregate_monthly_kpis)
 
     async def iter_businesses_for_enrichment(
         self, campaign_id: uuid.UUID | str, enrichment_type: str, page_size: int = 100

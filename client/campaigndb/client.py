@@ -244,9 +244,15 @@ class ClientBase:
 
     def _finish(self, name: str, spec: FunctionSpec, params: dict[str, Any],
                 envelope: Envelope, started: float, retried: int) -> Envelope:
+        elapsed_ms = (time.perf_counter() - started) * 1000
         if not envelope.get("success"):
             self.stats._bump(self.stats.failures, name)
-        elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.warning(
+                "call failed operation=%s sqlstate=%s retries=%d duration_ms=%.1f error=%s",
+                name, envelope.get("error_code"), retried, elapsed_ms, envelope.get("error"),
+                extra={"operation": name, "sqlstate": envelope.get("error_code"),
+                       "retries": retried, "duration_ms": elapsed_ms,
+                       "error": envelope.get("error")})
         self.stats.observe(elapsed_ms)
         if self.recorder is not None:
             campaign = params.get("p_campaign_id")
@@ -528,6 +534,8 @@ class Client(ClientBase):
     get_campaign_execution_metrics = sync_method(ops.get_campaign_execution_metrics)
     record_transaction_metric = sync_method(ops.record_transaction_metric)
     get_database_health_metrics = sync_method(ops.get_database_health_metrics)
+    upsert_daily_kpi_batch = sync_method(ops.upsert_daily_kpi_batch)
+    aggregate_monthly_kpis = sync_method(ops.aggregate_monthly_kpis)
 
     def iter_businesses_for_enrichment(
         self, campaign_id: uuid.UUID | str, enrichment_type: str, page_size: int = 100

@@ -3,6 +3,7 @@ aggregate_monthly_kpis, including failures injected part-way (no split data)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -367,3 +368,16 @@ def test_cli_upserts_json_and_csv_files_and_aggregates(
     assert json.loads(aggregated.stdout)["summaries_written"] == 2
     refused = runner.invoke(app, ["kpi", "aggregate", "--month", "February"])
     assert refused.exit_code == 2
+
+
+def test_async_client_has_the_reporting_methods(dsn: str, campaigns: list[uuid.UUID]) -> None:
+    from campaigndb import AsyncClient
+
+    async def scenario() -> tuple[int, int, uuid.UUID | None]:
+        async with AsyncClient(dsn, pool_min_size=1, pool_max_size=2) as db:
+            done = await db.upsert_daily_kpi_batch(
+                month_rows(campaigns[0], month=date(2026, 1, 1), days=2), "async")
+            summary = await db.aggregate_monthly_kpis(date(2026, 1, 1), campaigns[0])
+            return done.upserted, summary.summaries_written, summary.campaign_id
+
+    assert asyncio.run(scenario()) == (4, 1, campaigns[0])
