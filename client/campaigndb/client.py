@@ -44,7 +44,7 @@ from campaigndb.models import BusinessRow
 from campaigndb.operations import sync_method
 from campaigndb.pool import configure_connection, connection_kwargs, make_pool
 from campaigndb.queries import FUNCTIONS, FunctionSpec, Isolation
-from campaigndb.recorder import MetricsRecorder
+from campaigndb.recorder import MetricsRecorder, campaign_for_metrics
 from campaigndb.settings import Settings, resolve_dsn
 from campaigndb.transaction import Transaction, TransactionOptions, run_transaction
 
@@ -143,6 +143,10 @@ def _hot_row_key(value: Any) -> int:
     return int.from_bytes(raw[:4], "big", signed=True)
 
 
+def _random_key() -> str:
+    return str(uuid.uuid4())
+
+
 class ClientBase:
     """What the sync and the async client share: settings, statistics, the hot-row table,
     the function specs, argument checks, idempotency keys and each attempt's statements."""
@@ -200,8 +204,11 @@ class ClientBase:
         scoped._hot_rows = self._hot_rows
         scoped._specs = self._specs
 
-    def _prepare(self, name: str, params: dict[str, Any]) -> tuple[FunctionSpec, dict[str, Any]]:
-        """Check a call's name and parameters; add its idempotency key (once per call)."""
+    def _prepare(self, name: str, params: dict[str, Any],
+                 new_key: Callable[[], str] | None = None
+                 ) -> tuple[FunctionSpec, dict[str, Any]]:
+        """Check a call's name and parameters; add its idempotency key (once per call;
+        `new_key` makes it, a random uuid by default)."""
         spec = self._specs.get(name)
         if spec is None:
             raise ValueError(f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
@@ -212,7 +219,7 @@ class ClientBase:
         if missing:  # PostgreSQL would answer 42883: no function matches the arguments
             raise ValueError(f"{name} needs parameter(s) {', '.join(sorted(missing))}"
                              " (pass None for a null)")
-        return spec, self._with_idempotency_key(spec, params)
+        return spec, self._with_idempotency_key(spec, params, new_key or _random_key)
 
     def _retry_logger(self, name: str, call_id: str,
                       retried: list[int]) -> Callable[[RetryCallState], None]:
@@ -255,10 +262,9 @@ class ClientBase:
                        "error": envelope.get("error")})
         self.stats.observe(elapsed_ms)
         if self.recorder is not None:
-            campaign = params.get("p_campaign_id")
             self.recorder.record(
                 name, duration_ms=elapsed_ms, success=bool(envelope.get("success")),
-                campaign_id=str(campaign) if campaign else None,
+                campaign_id=campaign_for_metrics(params.get("p_campaign_id")),
                 error_message=envelope.get("error"), retry_count=retried,
                 isolation_level=spec.isolation.value)
         return envelope
@@ -336,18 +342,20 @@ class ClientBase:
             return envelope_from_exception(exc)
         raise exc
 
-    def _with_idempotency_key(self, spec: FunctionSpec, params: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _with_idempotency_key(spec: FunctionSpec, params: dict[str, Any],
+                              new_key: Callable[[], str]) -> dict[str, Any]:
         """Generate the idempotency key once per logical call (reused by every retry)."""
         key_param = spec.idempotency_param
         if key_param is None:
             return params
         if spec.idempotency_json_key is None:
             if params.get(key_param) is None:
-                params = {**params, key_param: str(uuid.uuid4())}
+                params = {**params, key_param: new_key()}
             return params
         document = params.get(key_param)
         if isinstance(document, Mapping) and document.get(spec.idempotency_json_key) is None:
-            document = {**document, spec.idempotency_json_key: str(uuid.uuid4())}
+            document = {**document, spec.idempotency_json_key: new_key()}
             params = {**params, key_param: document}
         return params
 
@@ -396,11 +404,14 @@ class Client(ClientBase):
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else make_pool(self.dsn, base)
         self._start_recorder()
+        # closed (its buffer written) by this client's close, also on a pool of the caller's
+        self._owns_recorder = self.recorder is not None
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:
-        if self.recorder is not None and self._owns_pool:
+        if self._owns_recorder and self.recorder is not None:
             self.recorder.close()
+            self._owns_recorder = False
         if self._owns_pool:
             self.pool.close()
 
@@ -415,6 +426,7 @@ class Client(ClientBase):
         scoped = Client.__new__(Client)
         self._share_with(scoped, workspace_id)
         scoped._owns_pool = False
+        scoped._owns_recorder = False
         scoped.pool = self.pool
         return scoped
 

@@ -13,6 +13,7 @@ import collections
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,17 @@ from psycopg.types.json import Jsonb
 logger = logging.getLogger("campaigndb.metrics")
 
 FLUSH_SQL = "SELECT public.record_transaction_metrics(%s)"
+
+
+def campaign_for_metrics(value: Any) -> str | None:
+    """A call's p_campaign_id as a uuid string, or None when it is not one: a malformed
+    value must not reach the buffer, where it would make its whole flush fail."""
+    if value is None:
+        return None
+    try:
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    except ValueError:
+        return None
 
 
 class MetricsRecorder:

@@ -47,6 +47,7 @@ from campaigndb.errors import (
     exception_for,
 )
 from campaigndb.queries import FunctionSpec, Isolation
+from campaigndb.recorder import campaign_for_metrics
 from campaigndb.sqlstates import is_retryable
 
 if TYPE_CHECKING:
@@ -94,17 +95,6 @@ def is_retryable_failure(exc: BaseException) -> bool:
     return False
 
 
-def _single_campaign(value: Any) -> str | None:
-    """A step's p_campaign_id as a uuid string (None when it is not one: a malformed value
-    would make the metrics batch it is written in fail as a whole)."""
-    if value is None:
-        return None
-    try:
-        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-    except ValueError:
-        return None
-
-
 class TransactionRun:
     """One `run_transaction` call, all its attempts: what both clients share but the I/O.
 
@@ -121,6 +111,8 @@ class TransactionRun:
         self.base_s = settings.retry_base_s if options.base_s is None else options.base_s
         self.max_s = settings.retry_max_s if options.max_s is None else options.max_s
         self.txn_id = uuid.uuid4().hex[:12]
+        #: the steps' idempotency keys derive from it (see TransactionSteps._statement)
+        self.key_seed = uuid.uuid4()
         self.started = time.perf_counter()
         self.retried = 0
         self.backend_pid: int | None = None
@@ -240,8 +232,13 @@ class TransactionSteps:
         arguments (ClientBase), without its BEGIN/COMMIT; (spec, SQL, arguments, whether a
         SET LOCAL result comes first)."""
         self.steps += 1
-        spec, params = self._client._prepare(name, params)
-        campaign = _single_campaign(params.get("p_campaign_id"))
+        # The n-th step of every attempt gets the same idempotency key: when an attempt's
+        # COMMIT succeeded but its reply was lost, the rerun callback's writes replay
+        # (replayed: true) instead of applying twice.  A rerun whose steps differ meets a
+        # key used with other parameters: 23505, never a double write.
+        step_key = str(uuid.uuid5(self._run.key_seed, f"{self.steps}:{name}"))
+        spec, params = self._client._prepare(name, params, lambda: step_key)
+        campaign = campaign_for_metrics(params.get("p_campaign_id"))
         if campaign is not None:
             self._run.campaigns.add(campaign)
         args = self._client._bind(spec, params)

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import psycopg
+import psycopg_pool
 import pytest
 from typer.testing import CliRunner
 
@@ -87,3 +88,23 @@ def test_cli_health_and_call(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert created.exit_code == 0 and '"success":true' in created.output
     refused = runner.invoke(app, ["call", "create_workspace", "p_name= "])
     assert refused.exit_code == 1 and "23502" in refused.output
+
+
+def test_a_malformed_campaign_id_does_not_lose_the_batch(dsn: str, campaign: uuid.UUID,
+                                                         raw: psycopg.Connection[Any]) -> None:
+    """A call with a p_campaign_id that is no uuid is recorded without a campaign; before,
+    its text reached the flush and failed the whole batch, valid rows included."""
+    op = "WHERE operation_name = 'update_campaign_statistics'"
+    before = raw.execute(f"SELECT count(*) FROM campaigndb.transaction_metrics {op}").fetchone()
+    with psycopg_pool.ConnectionPool(dsn, min_size=1, max_size=2, open=True) as pool, \
+            Client(dsn, pool=pool, record_metrics=True) as db:
+        db.call("update_campaign_statistics", p_campaign_id="not-a-uuid")
+        db.update_campaign_statistics(campaign)
+        recorder = db.recorder
+    # the client closed its recorder although the pool was the caller's
+    assert recorder is not None and recorder.failed_flushes == 0 and recorder.dropped == 0
+    after = raw.execute(
+        f"SELECT count(*), count(campaign_id) FROM campaigndb.transaction_metrics {op}"
+    ).fetchone()
+    assert before is not None and after is not None
+    assert after[0] - before[0] == 2 and after[1] >= 1

@@ -167,3 +167,39 @@ def test_concurrent_transactions_keep_the_invariant(dsn: str, campaign: uuid.UUI
                         " k WHERE k.campaign_id = c.id) FROM campaigndb.campaigns c"
                         " WHERE id = %s", [campaign]).fetchone()
     assert total == (Decimal("2.40"), Decimal("2.40"))
+
+
+def test_a_rerun_after_a_lost_commit_reply_replays_instead_of_doubling(
+        client: Client, campaign: uuid.UUID, raw: psycopg.Connection[Any]) -> None:
+    """Attempt 1 commits its write, then its connection dies before the helper knows (the
+    ambiguous commit); the rerun callback's steps carry the same idempotency keys, so the
+    cost is added once and the rerun sees replayed: true."""
+    before = cost_rows(raw, campaign)
+    attempts: list[Any] = []
+
+    def body(tx: Transaction) -> Any:
+        envelope = track(tx, campaign, "3.00")
+        attempts.append(envelope)
+        if len(attempts) == 1:
+            tx.execute("COMMIT")  # the server has the write...
+            tx.execute("SELECT pg_terminate_backend(pg_backend_pid())")  # ...the client not
+        return envelope
+
+    last = client.run_transaction(body, attempts=3, base_s=0.01)
+    assert len(attempts) == 2
+    assert attempts[0]["replayed"] is False and last["replayed"] is True
+    assert last["cost_id"] == attempts[0]["cost_id"]
+    assert cost_rows(raw, campaign) == before + 1
+    total = raw.execute("SELECT total_cost FROM campaigndb.campaigns WHERE id = %s",
+                        [campaign]).fetchone()
+    summed = raw.execute("SELECT sum(cost_usd) FROM campaigndb.gmaps_api_costs"
+                         " WHERE campaign_id = %s", [campaign]).fetchone()
+    assert total == summed
+
+
+def test_each_run_and_each_step_gets_its_own_key(client: Client, campaign: uuid.UUID,
+                                                 raw: psycopg.Connection[Any]) -> None:
+    before = cost_rows(raw, campaign)
+    for _ in range(2):
+        client.run_transaction(lambda tx: [track(tx, campaign, "0.10") for _ in range(3)])
+    assert cost_rows(raw, campaign) == before + 6
