@@ -8,7 +8,7 @@
 -- table; the assertions run afterwards, schema-qualified, with public back on the path.
 -- Runs in one transaction that is rolled back.
 BEGIN;
-SELECT public.plan(14);
+SELECT public.plan(18);
 
 CREATE TEMP TABLE empty_path_calls (
     label        text PRIMARY KEY,
@@ -54,6 +54,20 @@ SELECT 'track_campaign_cost negative', pg_catalog.current_setting('search_path')
        public.track_campaign_cost(p_campaign_id => 'dddddddd-1111-4000-8000-000000000001',
                                   p_service => 'apify', p_items_processed => 1,
                                   p_cost_usd => -1, p_metadata => '{}');
+
+-- the reporting functions: a daily row (the whole validation runs), then its month
+INSERT INTO pg_temp.empty_path_calls
+SELECT 'upsert_daily_kpi_batch', pg_catalog.current_setting('search_path'),
+       public.upsert_daily_kpi_batch(
+           p_rows => '[{"campaign_id": "dddddddd-1111-4000-8000-000000000001",
+                        "kpi_date": "2026-03-02", "platform": " Google ", "impressions": 400,
+                        "clicks": 8, "spend": "2.00005", "conversions": 2, "revenue": 6}]',
+           p_source => 'empty-path');
+
+INSERT INTO pg_temp.empty_path_calls
+SELECT 'aggregate_monthly_kpis', pg_catalog.current_setting('search_path'),
+       public.aggregate_monthly_kpis(p_month => '2026-03-31',
+                                     p_campaign_id => 'dddddddd-1111-4000-8000-000000000001');
 
 -- pgTAP needs its schema on the path (see the header)
 SET LOCAL search_path = public;
@@ -123,6 +137,32 @@ SELECT public.is((SELECT count(*) FROM campaigndb.gmaps_api_costs AS k
                    WHERE k.campaign_id = 'dddddddd-1111-4000-8000-000000000001'),
                  1::bigint,
                  'one cost row after a cost and its replay');
+
+-- ===========================================================================================
+-- upsert_daily_kpi_batch and aggregate_monthly_kpis
+-- ===========================================================================================
+SELECT public.is((SELECT c.envelope - 'collection_log_id' FROM pg_temp.empty_path_calls AS c
+                   WHERE c.label = 'upsert_daily_kpi_batch'),
+                 '{"success": true, "error": null, "error_code": null, "retry_recommended": false,
+                   "upserted": 1, "inserted": 1, "updated": 0, "unchanged": 0,
+                   "first_date": "2026-03-02", "last_date": "2026-03-02", "replayed": false}'::jsonb,
+                 'public.upsert_daily_kpi_batch succeeds with an empty search_path');
+SELECT public.is((SELECT d.platform::text || ' ' || d.spend::text FROM campaigndb.daily_kpi_data AS d
+                   WHERE d.campaign_id = 'dddddddd-1111-4000-8000-000000000001'),
+                 'google 2.0001',
+                 'public.upsert_daily_kpi_batch wrote its row (platform trimmed and lower-cased, '
+                 'spend rounded) with an empty search_path');
+SELECT public.is((SELECT c.envelope - 'collection_log_id' FROM pg_temp.empty_path_calls AS c
+                   WHERE c.label = 'aggregate_monthly_kpis'),
+                 '{"success": true, "error": null, "error_code": null, "retry_recommended": false,
+                   "summaries_written": 1, "summaries_replaced": 0, "month": "2026-03-01",
+                   "campaign_id": "dddddddd-1111-4000-8000-000000000001", "replayed": false}'::jsonb,
+                 'public.aggregate_monthly_kpis succeeds with an empty search_path');
+SELECT public.is((SELECT s.ctr::text || ' ' || s.cpc::text || ' ' || s.roas::text
+                    FROM campaigndb.campaign_summaries AS s
+                   WHERE s.campaign_id = 'dddddddd-1111-4000-8000-000000000001'),
+                 '0.020000 0.250013 2.999850',
+                 'public.aggregate_monthly_kpis wrote the summary (ratios) with an empty search_path');
 
 -- ===========================================================================================
 -- An error envelope with an empty search_path
