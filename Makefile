@@ -25,8 +25,11 @@ test-deps:
 pgtap: venv
 	$(PY) scripts/run_pgtap.py
 
+# The whole suite, then the integration suite again through PgBouncer (transaction pooling,
+# a throwaway pgbouncer on loopback; tests/python/conftest.py).
 pytest: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
+	CAMPAIGNDB_TEST_PGBOUNCER=1 $(PY) -m pytest tests/python/integration $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) benchmarks/bench.py

@@ -163,7 +163,8 @@ class AsyncClient(ClientBase):
         """Run `await callback(tx)` in one transaction, retrying it whole on conflicts
         (the semantics of `Client.run_transaction`; see campaigndb.transaction)."""
         options = TransactionOptions(
-            isolation=isolation, read_only=read_only, statement_timeout_ms=statement_timeout_ms,
+            isolation=isolation, read_only=read_only,
+            statement_timeout_ms=self._transaction_timeout_ms(statement_timeout_ms),
             deadline_s=deadline_s, attempts=attempts, base_s=base_s, multiplier=multiplier,
             max_s=max_s, name=name)
         return await run_transaction(self, callback, options)

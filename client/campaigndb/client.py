@@ -359,6 +359,14 @@ class ClientBase:
             params = {**params, key_param: document}
         return params
 
+    def _transaction_timeout_ms(self, given: int | None) -> int | None:
+        """run_transaction's statement timeout: the one given, else, behind PgBouncer, the
+        configured one (PgBouncer refuses the startup `options` that set it for a direct
+        connection's whole session, so each transaction sets it with SET LOCAL)."""
+        if given is None and self.settings.pgbouncer and self.settings.statement_timeout_ms:
+            return self.settings.statement_timeout_ms
+        return given
+
     def _hot_row_lock_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
         mode = self.settings.hot_row_lock
         if (
@@ -517,7 +525,8 @@ class Client(ClientBase):
         See campaigndb.transaction for steps, optional steps, nesting and timeouts.
         """
         options = TransactionOptions(
-            isolation=isolation, read_only=read_only, statement_timeout_ms=statement_timeout_ms,
+            isolation=isolation, read_only=read_only,
+            statement_timeout_ms=self._transaction_timeout_ms(statement_timeout_ms),
             deadline_s=deadline_s, attempts=attempts, base_s=base_s, multiplier=multiplier,
             max_s=max_s, name=name)
         return run_transaction(self, callback, options)

@@ -40,7 +40,11 @@ class Settings(BaseSettings):
     # 40001 on that campaign, "always" on every call, "never" not at all.
     hot_row_lock: Literal["adaptive", "always", "never"] = "adaptive"
     hot_row_ttl_s: float = Field(default=2.0, ge=0)
-    # Behind PgBouncer in transaction mode: no session state at all (implies no hot-row lock).
+    # Behind PgBouncer in transaction pooling mode: no session state at all.  No startup
+    # `options` (PgBouncer refuses them): statement_timeout is set per transaction (SET
+    # LOCAL) by every call and run_transaction; no hot-row advisory session lock (hot rows
+    # rely on retries); the workspace binding is SET LOCAL as always; server-side prepared
+    # statements are off in any mode (prepare_threshold=None).
     pgbouncer: bool = False
     # Bind every transaction to one workspace (SET LOCAL campaigndb.workspace_id).
     workspace_id: str | None = None

@@ -1,5 +1,13 @@
 """Shared fixtures: one server per session (the embedded "test" cluster, or CAMPAIGNDB_DSN's
-server), one database migrated by `alembic upgrade head` as a template, cloned per module."""
+server), one database migrated by `alembic upgrade head` as a template, cloned per module.
+
+With CAMPAIGNDB_TEST_PGBOUNCER=1 the suite runs through PgBouncer: a throwaway PgBouncer in
+transaction pooling mode (campaigndb.pgbouncer) fronts the server, `dsn` (and so `client`,
+`raw` and every Client or connection a test builds from it) points at it, and
+CAMPAIGNDB_PGBOUNCER=1 configures every Client for it.  A test that by nature needs a
+direct session is marked `direct_session("why")`: it gets the server's own DSN and a client
+configured for a direct connection.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,53 @@ import psycopg
 import pytest
 
 from campaigndb import Client
-from campaigndb.testing import create_database, drop_database, migrated_database
+from campaigndb.pgbouncer import PgBouncer
+from campaigndb.testing import create_database, drop_database, migrated_database, server_dsn
+
+#: Tests in files this conftest does not own that need a direct session, with the reason
+#: (the same as `@pytest.mark.direct_session("...")` on the test itself).
+DIRECT_SESSION: dict[str, str] = {
+    "integration/test_client_behaviour.py::test_statement_timeout_applies":
+        "asserts the session-wide statement_timeout the pool sets as a startup `options` "
+        "parameter, which PgBouncer refuses; behind PgBouncer the client sets it per "
+        "transaction instead (integration/test_pgbouncer_client.py)",
+    "integration/test_security.py::test_app_role_executes_but_cannot_touch_tables":
+        "a session-wide SET ROLE on an autocommit connection: through transaction pooling "
+        "the role would stay on a server connection and leak to other clients",
+    "integration/test_security.py::test_readonly_role_cannot_write":
+        "a session-wide SET ROLE on an autocommit connection (leaks through transaction "
+        "pooling)",
+    "integration/test_security.py::test_readonly_role_reads":
+        "a session-wide SET ROLE on an autocommit connection (leaks through transaction "
+        "pooling)",
+    "integration/test_security.py::test_hijacked_search_path_changes_nothing":
+        "the attacker's search_path is a startup `options` parameter, which PgBouncer "
+        "refuses",
+    "integration/test_security.py::test_direct_reads_under_rls_see_only_the_bound_workspace":
+        "a session-wide SET ROLE and set_config(..., false) on an autocommit connection "
+        "(leak through transaction pooling)",
+}
+
+
+def pgbouncer_mode() -> bool:
+    return os.environ.get("CAMPAIGNDB_TEST_PGBOUNCER", "").lower() in ("1", "true", "yes", "on")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("tests/python/", 1)[-1].split("[", 1)[0]
+        reason = DIRECT_SESSION.get(path)
+        if reason is not None:
+            item.add_marker(pytest.mark.direct_session(reason))
+
+
+def _direct(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("direct_session")
+    if marker is None:
+        return False
+    if not (marker.args and str(marker.args[0]).strip()):
+        raise pytest.UsageError(f"{request.node.nodeid}: direct_session needs a reason")
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -23,9 +77,38 @@ def template_name() -> Iterator[str]:
     drop_database(name)
 
 
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """A PgBouncer (transaction pooling, 5 server connections per database) in front of the
+    test server, for the whole session: started at the first test that asks for it."""
+    with PgBouncer.in_front_of(server_dsn(), pool_size=5) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_pgbouncer(request: pytest.FixtureRequest) -> Iterator[PgBouncer | None]:
+    """Under CAMPAIGNDB_TEST_PGBOUNCER=1: start PgBouncer and configure every Client for it."""
+    if not pgbouncer_mode():
+        yield None
+        return
+    bouncer: PgBouncer = request.getfixturevalue("pgbouncer")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CAMPAIGNDB_PGBOUNCER", "1")
+        yield bouncer
+
+
+@pytest.fixture(autouse=True)
+def _direct_session_settings(request: pytest.FixtureRequest,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A direct_session test's own Clients are configured for a direct connection."""
+    if pgbouncer_mode() and _direct(request):
+        monkeypatch.delenv("CAMPAIGNDB_PGBOUNCER", raising=False)
+
+
 @pytest.fixture(scope="module")
-def dsn(template_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database of this module's own, cloned from the migrated template."""
+def direct_dsn(template_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of this module's own, cloned from the migrated template (its server's
+    own DSN, never through PgBouncer)."""
     name = f"campaigndb_t_{os.getpid()}_{abs(hash(request.module.__name__)) % 10**8}"
     url = create_database(name, template=template_name)
     yield url
@@ -33,15 +116,36 @@ def dsn(template_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def client(dsn: str) -> Iterator[Client]:
-    with Client(dsn, pool_min_size=1, pool_max_size=10) as db:
+def routed_dsn(direct_dsn: str, suite_pgbouncer: PgBouncer | None) -> str:
+    """The module's database as the suite reaches it: through PgBouncer in the PgBouncer
+    pass, else directly."""
+    return suite_pgbouncer.route(direct_dsn) if suite_pgbouncer is not None else direct_dsn
+
+
+@pytest.fixture()
+def dsn(routed_dsn: str, direct_dsn: str, request: pytest.FixtureRequest) -> str:
+    """The module's database; direct for a test marked direct_session."""
+    return direct_dsn if _direct(request) else routed_dsn
+
+
+@pytest.fixture()
+def bounced_dsn(direct_dsn: str, pgbouncer: PgBouncer) -> str:
+    """The module's database through PgBouncer (in either pass)."""
+    return pgbouncer.route(direct_dsn)
+
+
+@pytest.fixture(scope="module")
+def client(routed_dsn: str, suite_pgbouncer: PgBouncer | None) -> Iterator[Client]:
+    with Client(routed_dsn, pool_min_size=1, pool_max_size=10,
+                pgbouncer=suite_pgbouncer is not None) as db:
         yield db
 
 
 @pytest.fixture()
 def raw(dsn: str) -> Iterator[psycopg.Connection[Any]]:
-    """A plain autocommit connection for checking what the functions wrote."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    """A plain autocommit connection for checking what the functions wrote (no server-side
+    prepared statements: PgBouncer's transaction pooling cannot keep them)."""
+    with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
         yield conn
 
 

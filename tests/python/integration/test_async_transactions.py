@@ -137,7 +137,9 @@ def test_nested_savepoint_and_an_independent_transaction(
     assert campaign_total(raw, campaign) == Decimal("3.50")
 
 
-ATTEMPT_LOG = re.compile(r"transaction name=(\S+) txn_id=(\w+) backend_pid=(\d+) attempt=(\d+)"
+# backend_pid may be negative: behind PgBouncer it is PgBouncer's per-client cancel key
+ATTEMPT_LOG = re.compile(r"transaction name=(\S+) txn_id=(\w+) backend_pid=(-?\d+)"
+                         r" attempt=(\d+)"
                          r" (committed|rolled back sqlstate=(\w+) delay_ms=([\d.]+))")
 
 
