@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "ee32ce4418910c9cc76408a2988529d1268c0e142881b3e216197b43ae09e82c"
+UPGRADE_SHA256 = "d8f05d9405b3df65896fb1bb7d295f335082e87d033adb6073d485d1012db1ae"
 DOWNGRADE_SHA256 = "5eb8f570b2c4f18d968639785f9daaf6e6a79f313eafbdb560bb7c779b1201b3"
 
 

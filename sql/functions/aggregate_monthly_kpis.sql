@@ -33,7 +33,7 @@ AS $function$
 DECLARE
     -- first key of the advisory lock: this function's own namespace
     c_lock_space    constant integer := 727115001;
-    v_bound         uuid := campaigndb.bound_workspace_id();
+    v_bound         uuid;
     v_month         date;
     v_next          date;
     v_workspace_id  uuid;
@@ -46,6 +46,8 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
+    -- here, not in DECLARE: a malformed binding must reach the handler below (22023)
+    v_bound := campaigndb.bound_workspace_id();
     IF p_month IS NULL THEN
         RAISE EXCEPTION 'p_month is required' USING ERRCODE = '23502', COLUMN = 'month';
     ELSIF p_month NOT BETWEEN DATE '1000-01-01' AND DATE '2999-12-31' THEN
@@ -137,6 +139,13 @@ EXCEPTION
     WHEN SQLSTATE 'CD001' THEN
         SELECT * INTO v_prior FROM campaigndb.collection_log AS l
          WHERE l.idempotency_key = p_idempotency_key;
+        IF v_bound IS NOT NULL AND v_prior.workspace_id IS DISTINCT FROM v_bound THEN
+            -- another workspace's call (or one that spanned workspaces): not ours to answer
+            RETURN campaigndb.envelope_error(
+                '42501', 'idempotency key belongs to another workspace than the one this'
+                         ' session is bound to',
+                p_hint => 'campaigndb.workspace_id limits this session to one workspace');
+        END IF;
         IF v_prior.job = 'aggregate_monthly_kpis' AND v_prior.request_hash = v_hash THEN
             RETURN campaigndb.envelope_ok(v_prior.result || jsonb_build_object(
                 'collection_log_id', v_prior.id, 'replayed', true));

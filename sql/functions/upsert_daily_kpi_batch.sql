@@ -36,7 +36,7 @@ DECLARE
     c_keys          constant text[] := ARRAY['campaign_id', 'kpi_date', 'platform',
                                              'impressions', 'clicks', 'spend', 'conversions',
                                              'revenue'];
-    v_bound         uuid := campaigndb.bound_workspace_id();
+    v_bound         uuid;
     v_source        text := btrim(p_source);
     v_hash          text;
     v_problem       text;
@@ -52,6 +52,8 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
+    -- here, not in DECLARE: a malformed binding must reach the handler below (22023)
+    v_bound := campaigndb.bound_workspace_id();
     IF p_rows IS NULL THEN
         RAISE EXCEPTION 'p_rows is required' USING ERRCODE = '23502', COLUMN = 'rows';
     ELSIF jsonb_typeof(p_rows) <> 'array' THEN
@@ -116,7 +118,9 @@ BEGIN
                 format('22023p_rows[%s].platform must be 1 to 32 characters', e.ord - 1)
               WHEN bad.key IS NOT NULL THEN
                 format('%sp_rows[%s].%s must be %s, got %s',
-                       CASE WHEN (e.v ->> bad.key) ~ CASE bad.kind
+                       CASE WHEN jsonb_typeof(e.v -> bad.key) = CASE bad.kind
+                                       WHEN 'count' THEN 'number' ELSE jsonb_typeof(e.v -> bad.key) END
+                                 AND (e.v ->> bad.key) ~ CASE bad.kind
                                        WHEN 'count' THEN '^[0-9]+(\.0+)?$'
                                        ELSE '^\s*[0-9]+(\.[0-9]+)?\s*$' END
                             THEN '22003'  -- the right kind of number, too large
@@ -256,6 +260,13 @@ EXCEPTION
     WHEN SQLSTATE 'CD001' THEN
         SELECT * INTO v_prior FROM campaigndb.collection_log AS l
          WHERE l.idempotency_key = p_idempotency_key;
+        IF v_bound IS NOT NULL AND v_prior.workspace_id IS DISTINCT FROM v_bound THEN
+            -- another workspace's call (or one that spanned workspaces): not ours to answer
+            RETURN campaigndb.envelope_error(
+                '42501', 'idempotency key belongs to another workspace than the one this'
+                         ' session is bound to',
+                p_hint => 'campaigndb.workspace_id limits this session to one workspace');
+        END IF;
         IF v_prior.job = 'upsert_daily_kpi_batch' AND v_prior.request_hash = v_hash THEN
             RETURN campaigndb.envelope_ok(v_prior.result || jsonb_build_object(
                 'collection_log_id', v_prior.id, 'replayed', true));
