@@ -19,7 +19,7 @@ from campaigndb import AsyncClient, CampaignDBError, Client, Settings
 from campaigndb.client import _hot_row_key
 from campaigndb.pgbouncer import PgBouncer
 from campaigndb.pool import connection_kwargs
-from campaigndb.queries import HOT_ROW_LOCK_NAMESPACE
+from campaigndb.queries import HOT_ROW_LOCK_NAMESPACE, Isolation
 
 SERVER_POOL = 5  # the session PgBouncer's pool size (conftest)
 
@@ -45,7 +45,9 @@ def _server_sessions(url: str) -> list[tuple[Any, ...]]:
         try:
             with psycopg.connect(url, prepare_threshold=None) as conn:
                 row = conn.execute(
-                    "SELECT pg_backend_pid(), current_setting('statement_timeout'),"
+                    "SELECT pg_backend_pid(), current_setting('statement_timeout')"
+                    " || ' ' || current_setting('default_transaction_isolation')"
+                    " || ' ' || current_setting('default_transaction_read_only'),"
                     " coalesce(current_setting('campaigndb.workspace_id', true), ''),"
                     " current_user, (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                     "  AND pid = pg_backend_pid())").fetchone()
@@ -69,10 +71,11 @@ def test_no_session_state_reaches_a_server_connection(
     bounced_dsn: str, direct_dsn: str, workspace: uuid.UUID,
 ) -> None:
     """Bound calls with a statement timeout and hot-row queueing asked for ("always"), six
-    threads at once: none waits for the hot-row advisory lock (held elsewhere all along: a
-    call that asked for it would time out, attempt after attempt), and afterwards every
-    server connection of the pool still has the server's defaults (no timeout, no
-    workspace binding, no role, no advisory lock)."""
+    threads at once, then a read-only SERIALIZABLE run_transaction: no call waits for the
+    hot-row advisory lock (held elsewhere all along: a call that asked for it would time
+    out, attempt after attempt), and afterwards every server connection of the pool still
+    has the server's defaults (no timeout, isolation or read-only state, no workspace
+    binding, no role, no advisory lock)."""
     threads = 6
     with psycopg.connect(direct_dsn, autocommit=True) as holder, \
             Client(bounced_dsn, pgbouncer=True, hot_row_lock="always", statement_timeout_ms=1234,
@@ -94,13 +97,21 @@ def test_no_session_state_reaches_a_server_connection(
             t.start()
         for t in workers:
             t.join()
+        # and a bound read-only SERIALIZABLE transaction with a timeout of its own
+        seen = bound.run_transaction(
+            lambda tx: tx.execute("SELECT current_setting('transaction_isolation'),"
+                                  " current_setting('transaction_read_only'),"
+                                  " current_setting('statement_timeout')").fetchone(),
+            isolation=Isolation.SERIALIZABLE, read_only=True, statement_timeout_ms=4321)
+        assert seen == ("serializable", "on", "4321ms")
         assert db.stats.failures == {}
         assert db.stats.calls["track_campaign_cost"] == threads * 5
         assert db.stats.retries.get("track_campaign_cost", 0) == 0
     sessions = _server_sessions(bounced_dsn)
     assert len({s[0] for s in sessions}) == SERVER_POOL  # all of the pool's connections
     for _, timeout, bound_to, user, advisory in sessions:
-        assert (timeout, bound_to, user, advisory) == ("0", "", "postgres", 0)
+        assert (timeout, bound_to, user, advisory) == (
+            "0 read committed off", "", "postgres", 0)
 
 
 def test_statement_timeout_bounds_each_call(bounced_dsn: str, direct_dsn: str,
