@@ -489,8 +489,12 @@ class ExecutionBench:
         s = self.sizes
         load(s.pool, targets, s.pool * s.warmup, launch, seed=0)
 
-    def client_case(self, key: str, seed: int, **options: Any) -> None:
+    def client_case(self, key: str, seed: int, threads: int | None = None,
+                    **options: Any) -> None:
+        """The load test through the client (`threads`: other than the seeds' 200, one call
+        each when it is as many as the calls)."""
         s = self.sizes
+        threads = threads or s.load_threads
         with self.host.client(s.pool, **options) as client:
             workspace, flows = self.workflows(s.workflows + 1, f"{key} s{seed}")
             warm_codes = Codes()
@@ -499,7 +503,7 @@ class ExecutionBench:
             launch = client_launch(client, workspace, codes)
             client.stats.reset()
             with RetryLog().attached() as log:
-                run, ledger = load(s.load_threads, flows[:-1], s.load_calls, launch, seed,
+                run, ledger = load(threads, flows[:-1], s.load_calls, launch, seed,
                                    codes.cpu, self.backends(s.pool))
             run.retries = client.stats.total_retries()
             codes.retried = log.codes
