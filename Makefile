@@ -25,11 +25,14 @@ test-deps:
 pgtap: venv
 	$(PY) scripts/run_pgtap.py
 
-# The whole suite, then the integration suite again through PgBouncer (transaction pooling,
-# a throwaway pgbouncer on loopback; tests/python/conftest.py).
+# The whole suite, then the integration and concurrency suites again through PgBouncer
+# (transaction pooling, a throwaway pgbouncer on loopback; tests/python/conftest.py).  Both
+# passes always run; the target fails if either did.
 pytest: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
-	CAMPAIGNDB_TEST_PGBOUNCER=1 $(PY) -m pytest tests/python/integration $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS); direct=$$?; \
+	CAMPAIGNDB_TEST_PGBOUNCER=1 $(PY) -m pytest tests/python/integration \
+	    tests/python/concurrency $(PYTEST_ARGS); \
+	bounced=$$?; test $$direct -eq 0 && test $$bounced -eq 0
 
 bench: venv
 	$(PY) benchmarks/bench.py

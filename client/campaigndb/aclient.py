@@ -14,6 +14,7 @@ step checks).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -108,8 +109,10 @@ class AsyncClient(ClientBase):
         return self._finish(name, spec, params, envelope, started, retried[0])
 
     async def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+        turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
         try:
-            async with self.pool.connection() as conn:
+            async with (self._hot_rows.turn(turn, asyncio.Lock) if turn is not None
+                        else contextlib.nullcontext()), self.pool.connection() as conn:
                 return await self._run(conn, spec, params)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             return self._answer_error(exc)

@@ -11,13 +11,14 @@ idempotency makes a repeat of a write that did commit answer `replayed: true`.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg_pool
@@ -50,6 +51,7 @@ from campaigndb.transaction import Transaction, TransactionOptions, run_transact
 
 logger = logging.getLogger("campaigndb")
 T = TypeVar("T")
+L = TypeVar("L")
 
 
 class CallStats:
@@ -120,6 +122,22 @@ class HotRows:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._until: dict[tuple[str, str], float] = {}
+        self._turns: dict[int, Any] = {}
+
+    def turn(self, key: int, new_lock: Callable[[], L]) -> L:
+        """Behind PgBouncer, where no session advisory lock can be held: the in-process
+        lock (a threading.Lock, or an asyncio.Lock for the async client) on which this
+        process's callers of hot row `key` take turns, so that each one's snapshot follows
+        the previous one's commit.  Callers in other processes still rely on retries."""
+        with self._lock:
+            turn = self._turns.get(key)
+            if turn is None:
+                if len(self._turns) > 10_000:
+                    # forget idle rows (a caller that fetched one just now and loses it
+                    # here only misses one turn: retries keep every call correct)
+                    self._turns = {k: v for k, v in self._turns.items() if v.locked()}
+                turn = self._turns[key] = new_lock()
+            return cast(L, turn)
 
     @staticmethod
     def _key(spec: FunctionSpec, params: dict[str, Any]) -> tuple[str, str]:
@@ -368,12 +386,21 @@ class ClientBase:
         return given
 
     def _hot_row_lock_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
+        """The pre-snapshot advisory lock's key (never behind PgBouncer: a session lock)."""
+        return None if self.settings.pgbouncer else self._hot_row(spec, params)
+
+    def _local_turn_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
+        """Behind PgBouncer: the hot row whose callers in this process take turns
+        (HotRows.turn) instead of queueing on the advisory lock."""
+        return self._hot_row(spec, params) if self.settings.pgbouncer else None
+
+    def _hot_row(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
+        """The key of the row this call should queue for (hot_row_lock's mode), or None."""
         mode = self.settings.hot_row_lock
         if (
             spec.hot_row_param is None
             or spec.isolation is Isolation.READ_COMMITTED
             or mode == "never"
-            or self.settings.pgbouncer
         ):
             return None
         value = params.get(spec.hot_row_param)
@@ -464,8 +491,10 @@ class Client(ClientBase):
         return self._finish(name, spec, params, envelope, started, retried[0])
 
     def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+        turn = self._local_turn_key(spec, params)
         try:
-            with self.pool.connection() as conn:
+            with (self._hot_rows.turn(turn, threading.Lock) if turn is not None
+                  else contextlib.nullcontext()), self.pool.connection() as conn:
                 return self._run(conn, spec, params)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             return self._answer_error(exc)

@@ -42,9 +42,10 @@ class Settings(BaseSettings):
     hot_row_ttl_s: float = Field(default=2.0, ge=0)
     # Behind PgBouncer in transaction pooling mode: no session state at all.  No startup
     # `options` (PgBouncer refuses them): statement_timeout is set per transaction (SET
-    # LOCAL) by every call and run_transaction; no hot-row advisory session lock (hot rows
-    # rely on retries); the workspace binding is SET LOCAL as always; server-side prepared
-    # statements are off in any mode (prepare_threshold=None).
+    # LOCAL) by every call and run_transaction; no hot-row advisory session lock (a hot
+    # row's callers in one process take turns on an in-process lock instead, callers in
+    # other processes rely on retries); the workspace binding is SET LOCAL as always;
+    # server-side prepared statements are off in any mode (prepare_threshold=None).
     pgbouncer: bool = False
     # Bind every transaction to one workspace (SET LOCAL campaigndb.workspace_id).
     workspace_id: str | None = None
