@@ -81,6 +81,12 @@ def write_calls(target: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "p_campaign_type": "email"},
         "complete_campaign_execution": {"p_execution_id": str(target["execution"]),
                                         "p_status": "failed"},
+        "upsert_daily_kpi_batch": {"p_source": "evil", "p_rows": [{
+            "campaign_id": str(target["campaign"]), "kpi_date": "2026-10-01",
+            "platform": "evil", "impressions": 1, "clicks": 1, "spend": 1, "conversions": 1,
+            "revenue": 1}]},
+        "aggregate_monthly_kpis": {"p_month": "2026-10-01",
+                                   "p_campaign_id": str(target["campaign"])},
         "record_transaction_metric": {"p_operation_name": "evil",
                                       "p_campaign_id": str(target["campaign"]),
                                       "p_duration_ms": 1, "p_success": True},
