@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import struct
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from campaigndb import CampaignDBError, Client, RetriesExhausted
 from campaigndb.embedded import EmbeddedServer, RunAs
 from campaigndb.testing import dsn_for, migrate
 
@@ -107,6 +110,92 @@ def assert_invariants(conn: psycopg.Connection[Any], ledger: Ledger | None = Non
             "SELECT count(*) FROM campaigndb.n8n_campaign_executions WHERE id = ANY(%s)",
             [list(ledger.refused_execution_ids)]).fetchone()
         assert written == (0,), "a call answered success: false wrote its execution"
+
+
+# -- writers under fire ---------------------------------------------------------------------
+
+
+class Writers:
+    """Threads that share one Client and, until stopped, alternate track_campaign_cost and
+    execute_campaign_atomically calls on a few campaigns and workflows (hot rows on
+    purpose).  Each logical call has one key; a caller answered "retryable failure"
+    (RetriesExhausted: the outcome may be unknown) calls again with the same key, as the
+    README advises, for up to `give_up_s`.  `ledger` records what each caller was told."""
+
+    def __init__(self, db: Client, workspace: uuid.UUID, campaigns: list[uuid.UUID],
+                 flows: list[uuid.UUID], threads: int, give_up_s: float = 90.0) -> None:
+        self.db, self.workspace, self.campaigns, self.flows = db, workspace, campaigns, flows
+        self.give_up_s = give_up_s
+        self.ledger = Ledger()
+        self.calls = [0] * threads
+        self.replays = [0] * threads
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._work, args=(n,)) for n in range(threads)]
+
+    def start(self) -> Writers:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def wait_for(self, at_least: list[int], timeout_s: float) -> None:
+        """Until every thread has made at least at_least[n] calls (or an error)."""
+        deadline = time.monotonic() + timeout_s
+        while any(c < m for c, m in zip(self.calls, at_least, strict=True)) and not self.errors:
+            assert time.monotonic() < deadline, f"writers stalled at {self.calls}"
+            time.sleep(0.01)
+
+    def _retrying(self, call: Callable[[], Any]) -> tuple[Any, CampaignDBError | None]:
+        give_up = time.monotonic() + self.give_up_s
+        while True:
+            try:
+                return call(), None
+            except RetriesExhausted as exc:
+                if time.monotonic() > give_up:
+                    raise AssertionError(f"still failing after {self.give_up_s}s") from exc
+                self.ledger.recalled()
+            except CampaignDBError as exc:
+                return None, exc
+
+    def _cost(self, n: int, rng: random.Random) -> None:
+        campaign = rng.choice(self.campaigns)
+        amount = Decimal(rng.randint(1, 10**6)) / Decimal(10**4)
+        key = f"fault-{uuid.uuid4()}"
+        result, refused = self._retrying(lambda: self.db.track_campaign_cost(
+            campaign, "gmaps", 1, amount, idempotency_key=key))
+        if refused is not None:
+            self.ledger.refused_cost_keys.add(key)
+            return
+        self.ledger.cost(campaign, amount, key)
+        self.replays[n] += bool(result.replayed)
+
+    def _launch(self, n: int, rng: random.Random) -> None:
+        flow = rng.choice(self.flows)
+        execution = uuid.uuid4()
+        result, refused = self._retrying(lambda: self.db.execute_campaign_atomically(
+            self.workspace, flow, None, "under fire", "email", execution_id=execution))
+        if refused is not None:
+            self.ledger.refused_execution_ids.add(execution)
+            return
+        self.ledger.execution(flow, execution)
+        self.replays[n] += bool(result.replayed)
+
+    def _work(self, n: int) -> None:
+        rng = random.Random(n)
+        try:
+            while not self._stop.is_set():
+                (self._cost if (n + self.calls[n]) % 2 else self._launch)(n, rng)
+                self.calls[n] += 1
+        except BaseException as exc:  # noqa: BLE001 - the test asserts errors == []
+            self.errors.append(exc)
+
+    def told_successes(self) -> int:
+        return len(self.ledger.cost_keys) + len(self.ledger.execution_ids)
 
 
 # -- the proxy -----------------------------------------------------------------------------
