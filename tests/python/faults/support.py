@@ -245,11 +245,12 @@ class Sabotage:
 class CommitReplyDropper:
     """A loopback TCP proxy in front of a PostgreSQL server.
 
-    Bytes are forwarded both ways unchanged, except for the simple-protocol Query message
-    that `arm(marker)` designates (the next one holding both COMMIT and `marker`): the proxy
-    forwards it to the server, reads the server's whole reply to it (up to ReadyForQuery),
-    swallows it and closes both sides.  The server has executed and committed the
-    transaction; the client never learns it: exactly an ambiguous commit.
+    Bytes are forwarded both ways unchanged, except for the Query (simple protocol) or
+    Parse (extended protocol) message that `arm(marker)` designates (the next one holding
+    both COMMIT and `marker`): the proxy forwards it to the server, reads the server's whole
+    reply to it (up to ReadyForQuery), swallows it and closes both sides.  The server has
+    executed and committed the transaction; the client never learns it: exactly an
+    ambiguous commit.
     """
 
     def __init__(self, target_dsn: str) -> None:
@@ -342,11 +343,15 @@ class CommitReplyDropper:
                 break
             while True:
                 kind, message = _read_message(client)
-                if kind == b"Q":
+                query = None
+                if kind == b"Q":  # simple protocol: Query(text)
                     query = message[5:-1].decode("utf-8", "replace")
-                    if self._take(query):
-                        # Marked before forwarding: the reply can only come after it.
-                        state["drop"] = Sabotage(query)
+                elif kind == b"P":  # extended protocol: Parse(statement name, text, ...)
+                    query = message[5:].split(b"\0", 2)[1].decode("utf-8", "replace")
+                if query is not None and self._take(query):
+                    # Marked before forwarding: the reply can only come after it, and it
+                    # ends with the next ReadyForQuery (after Sync, in the extended protocol).
+                    state["drop"] = Sabotage(query)
                 server.sendall(message)
         except (OSError, ConnectionError, struct.error):
             self._close(client, server)

@@ -1,10 +1,11 @@
 """The reply to COMMIT is lost: every write function applies exactly once.
 
-A proxy between the client and the server forwards the attempt's one message (`BEGIN ...;
-SELECT fn(...); COMMIT`, ClientBase._plan), lets the server execute and commit it, then
-swallows the whole reply and closes the connection.  The client sees a lost connection
-(08006, retryable), retries with the same idempotency key on a new connection, and the
-write must be applied once: no second row, no second increment, the first answer replayed.
+A proxy between the client (sync and asyncio) and the server forwards the attempt's one
+message (`BEGIN ...; SELECT fn(...); COMMIT`, ClientBase._plan), lets the server execute
+and commit it, then swallows the whole reply and closes the connection.  The client sees a
+lost connection (08006, retryable), retries with the same idempotency key on a new
+connection, and the write must be applied once: no second row, no second increment, the
+first answer replayed.
 
 Table-driven: CASES maps each write function of campaigndb.queries.FUNCTIONS to how to make
 its arguments and how to check that it was applied exactly once; a function added to
@@ -13,6 +14,7 @@ FUNCTIONS without a case fails test_every_write_function_has_a_case.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 from collections.abc import Callable
@@ -23,11 +25,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from campaigndb import Client
+from campaigndb import AsyncClient, Client, Isolation
 from campaigndb.errors import Envelope
 from campaigndb.queries import FUNCTIONS
 
-from .support import CommitReplyDropper, assert_invariants
+from .support import CommitReplyDropper, Ledger, assert_invariants
 
 WRITES = sorted(name for name, spec in FUNCTIONS.items() if not spec.read_only)
 
@@ -362,23 +364,37 @@ def test_every_write_function_has_a_case() -> None:
     assert set(CASES) - set(WRITES) == set(), "cases for functions that do not exist"
 
 
+def _call_through(kind: str, dsn: str, name: str, params: dict[str, Any]
+                  ) -> tuple[Envelope, int]:
+    """One logical call by the sync or the asyncio client: its answer and its retries."""
+    options: dict[str, Any] = {"pool_min_size": 1, "pool_max_size": 1,
+                               "retry_base_s": 0.001, "retry_max_s": 0.01}
+    if kind == "sync":
+        with Client(dsn, **options) as db:
+            return db.call(name, **params), db.stats.retries.get(name, 0)
+
+    async def scenario() -> tuple[Envelope, int]:
+        async with AsyncClient(dsn, **options) as adb:
+            return await adb.call(name, **params), adb.stats.retries.get(name, 0)
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize("name", [
     pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DOUBLE[name]))
     if name in KNOWN_DOUBLE else name
     for name in WRITES
 ])
 def test_lost_commit_reply_applies_once(
-    name: str, client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
+    name: str, kind: str, client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
     proxy: CommitReplyDropper,
 ) -> None:
     case = CASES[name]
     ctx = Ctx(client, raw, workspace)
     params = case.make(ctx)
     proxy.arm(f"public.{name}(")
-    with Client(proxy.dsn(), pool_min_size=1, pool_max_size=1, retry_base_s=0.001,
-                retry_max_s=0.01) as db:
-        envelope = db.call(name, **params)
-        retries = db.stats.retries.get(name, 0)
+    envelope, retries = _call_through(kind, proxy.dsn(), name, params)
     # The fault happened as intended: one reply swallowed, and in it the server's COMMIT.
     assert len(proxy.sabotaged) == 1 and proxy.armed() == 0
     assert f"public.{name}(" in proxy.sabotaged[0].query
@@ -387,3 +403,69 @@ def test_lost_commit_reply_applies_once(
     assert envelope["success"] is True, envelope
     case.check(ctx, params, envelope)
     assert_invariants(raw)
+
+
+@pytest.mark.parametrize("name", ["track_campaign_cost", "execute_campaign_atomically"])
+def test_lost_commit_reply_on_the_hot_row_queue(
+    name: str, client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
+    proxy: CommitReplyDropper,
+) -> None:
+    """The same, for an attempt queued on a hot row: its message also takes and releases
+    the pre-snapshot advisory lock around the transaction (three statements more).  The
+    lost session releases the lock; the retry queues again and replays."""
+    case = CASES[name]
+    ctx = Ctx(client, raw, workspace)
+    params = case.make(ctx)
+    proxy.arm(f"public.{name}(")
+    with Client(proxy.dsn(), pool_min_size=1, pool_max_size=1, hot_row_lock="always",
+                retry_base_s=0.001, retry_max_s=0.01) as db:
+        envelope = db.call(name, **params)
+        retries = db.stats.retries.get(name, 0)
+    assert len(proxy.sabotaged) == 1 and proxy.sabotaged[0].server_committed
+    assert "pg_advisory_lock" in proxy.sabotaged[0].query
+    assert retries == 1 and envelope["success"] is True, envelope
+    case.check(ctx, params, envelope)
+    assert raw.execute("SELECT count(*) FROM pg_locks l JOIN pg_database d"
+                       " ON d.oid = l.database WHERE l.locktype = 'advisory'"
+                       " AND d.datname = current_database()").fetchone() == (0,)  # no queue
+    assert_invariants(raw)
+
+
+def test_lost_commit_reply_of_run_transaction_replays_its_steps(
+    client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
+    proxy: CommitReplyDropper,
+) -> None:
+    """run_transaction commits with a COMMIT of its own (psycopg, extended protocol).  Its
+    reply is lost; the whole callback reruns; each step reuses its key and replays."""
+    ctx = Ctx(client, raw, workspace)
+    campaign, flow = ctx.campaign(), ctx.workflow()
+    answers: list[list[Envelope]] = []
+
+    def body(tx: Any) -> None:
+        answers.append([
+            tx.call("track_campaign_cost", p_campaign_id=str(campaign), p_service="gmaps",
+                    p_items_processed=1, p_cost_usd=Decimal("2.50"), p_metadata={}),
+            tx.call("execute_campaign_atomically", p_workspace_id=str(workspace),
+                    p_workspace_n8n_workflow_id=str(flow),
+                    p_campaign_approval_session_id=None, p_campaign_name="in a transaction",
+                    p_campaign_type="email"),
+            tx.call("update_coverage_status", p_campaign_id=str(campaign), p_zip_code="10001",
+                    p_businesses_found=4, p_emails_found=1, p_actual_cost=Decimal("2.50")),
+        ])
+
+    proxy.arm("COMMIT")
+    with Client(proxy.dsn(), pool_min_size=1, pool_max_size=1) as db:
+        db.run_transaction(body, isolation=Isolation.SERIALIZABLE, attempts=3, base_s=0.001)
+    assert len(proxy.sabotaged) == 1 and proxy.sabotaged[0].query.strip() == "COMMIT"
+    assert proxy.sabotaged[0].server_committed
+    assert len(answers) == 2, "the callback was not rerun"
+    first, rerun = answers
+    assert [a["success"] for a in first + rerun] == [True] * 6
+    assert (first[0]["replayed"], first[1]["replayed"]) == (False, False)
+    assert (rerun[0]["replayed"], rerun[1]["replayed"]) == (True, True)
+    assert rerun[0]["cost_id"] == first[0]["cost_id"]
+    assert rerun[1]["execution_id"] == first[1]["execution_id"]
+    ledger = Ledger()
+    ledger.cost(campaign, Decimal("2.50"), "one call")
+    ledger.execution(flow, uuid.UUID(str(first[1]["execution_id"])))
+    assert_invariants(raw, ledger)
