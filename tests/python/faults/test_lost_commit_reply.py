@@ -79,6 +79,14 @@ class Ctx:
                                         [self.notes["log_before"]])]
 
 
+class AppliedTwice(AssertionError):
+    """The known finding, told apart from any other failure (xfail(raises=...))."""
+
+
+class WrittenDespiteFailure(AssertionError):
+    """The known finding, told apart from any other failure (xfail(raises=...))."""
+
+
 Make = Callable[[Ctx], dict[str, Any]]
 Check = Callable[[Ctx, dict[str, Any], Envelope], None]
 
@@ -273,7 +281,8 @@ def _metric(ctx: Ctx) -> dict[str, Any]:
 def _check_metric(ctx: Ctx, params: dict[str, Any], env: Envelope) -> None:
     rows = ctx.rows("SELECT id FROM campaigndb.transaction_metrics WHERE operation_name = %s",
                     [params["p_operation_name"]])
-    assert len(rows) == 1, f"{len(rows)} rows for one logical call"
+    if len(rows) != 1:
+        raise AppliedTwice(f"{len(rows)} rows for one logical call")
     assert str(env["id"]) == str(rows[0][0])
 
 
@@ -382,7 +391,8 @@ def _call_through(kind: str, dsn: str, name: str, params: dict[str, Any]
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 @pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_DOUBLE[name]))
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=AppliedTwice,
+                                               reason=KNOWN_DOUBLE[name]))
     if name in KNOWN_DOUBLE else name
     for name in WRITES
 ])
@@ -469,3 +479,53 @@ def test_lost_commit_reply_of_run_transaction_replays_its_steps(
     ledger.cost(campaign, Decimal("2.50"), "one call")
     ledger.execution(flow, uuid.UUID(str(first[1]["execution_id"])))
     assert_invariants(raw, ledger)
+
+
+
+def _lose_every_reply(proxy: CommitReplyDropper, ctx: Ctx, key: str | None
+                      ) -> tuple[dict[str, Any], Envelope]:
+    """A track_campaign_cost call whose every attempt (3) commits and loses its reply."""
+    params = _track_cost(ctx)
+    if key is not None:
+        params["p_idempotency_key"] = key
+    for _ in range(3):
+        proxy.arm("public.track_campaign_cost(")
+    with Client(proxy.dsn(), pool_min_size=1, pool_max_size=1, retry_attempts=3,
+                retry_base_s=0.001, retry_max_s=0.01) as db:
+        envelope = db.call("track_campaign_cost", **params)
+    assert len(proxy.sabotaged) == 3 and all(s.server_committed for s in proxy.sabotaged)
+    assert envelope["success"] is False and envelope["error_code"] == "08006", envelope
+    assert envelope["retry_recommended"] is True
+    return params, envelope
+
+
+def test_caller_with_its_own_key_recovers_when_every_reply_is_lost(
+    client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
+    proxy: CommitReplyDropper,
+) -> None:
+    """Every attempt's reply is lost, so the client gives up with a retryable 08006 although
+    the first attempt committed.  A caller that chose its key calls again with it (as the
+    README advises for retryable failures): replayed, applied once."""
+    ctx = Ctx(client, raw, workspace)
+    params, _ = _lose_every_reply(proxy, ctx, key=f"mine-{ctx.tag}")
+    again = client.call("track_campaign_cost", **params)
+    assert again["success"] is True and again["replayed"] is True, again
+    _check_track_cost(ctx, params, again)
+    assert_invariants(raw)
+
+
+@pytest.mark.xfail(strict=True, raises=WrittenDespiteFailure, reason=(
+    "contract section 1 says a success: false answer has written nothing, but when every "
+    "attempt loses its COMMIT reply the client answers 08006 (connection_failure, not "
+    "08007 transaction_resolution_unknown) for a write that committed, and a caller that "
+    "let the client generate the idempotency key cannot learn it to ask again"))
+def test_failure_after_lost_replies_has_written_nothing(
+    client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
+    proxy: CommitReplyDropper,
+) -> None:
+    ctx = Ctx(client, raw, workspace)
+    params, envelope = _lose_every_reply(proxy, ctx, key=None)
+    written = ctx.value("SELECT count(*) FROM campaigndb.gmaps_api_costs"
+                        " WHERE campaign_id = %s", [params["p_campaign_id"]])
+    if written != 0:
+        raise WrittenDespiteFailure(f"answered {envelope['error_code']}, yet the cost was added")
