@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from campaigndb import CampaignDBError, Client, RetriesExhausted
+from campaigndb import CampaignDBError, Client, Isolation, RetriesExhausted
 from campaigndb.embedded import EmbeddedServer, RunAs
 from campaigndb.testing import dsn_for, migrate
 
@@ -116,19 +116,23 @@ def assert_invariants(conn: psycopg.Connection[Any], ledger: Ledger | None = Non
 
 
 class Writers:
-    """Threads that share one Client and, until stopped, alternate track_campaign_cost and
-    execute_campaign_atomically calls on a few campaigns and workflows (hot rows on
-    purpose).  Each logical call has one key; a caller answered "retryable failure"
-    (RetriesExhausted: the outcome may be unknown) calls again with the same key, as the
-    README advises, for up to `give_up_s`.  `ledger` records what each caller was told."""
+    """Threads that share one Client and, until stopped, take turns at track_campaign_cost,
+    execute_campaign_atomically and (with `transactions`) both in one run_transaction, on a
+    few campaigns and workflows (hot rows on purpose).  Each logical call has one key; a
+    caller answered "retryable failure" (RetriesExhausted: the outcome may be unknown) calls
+    again with the same key, as the README advises, for up to `give_up_s`.  `ledger`
+    records what each caller was told."""
 
     def __init__(self, db: Client, workspace: uuid.UUID, campaigns: list[uuid.UUID],
-                 flows: list[uuid.UUID], threads: int, give_up_s: float = 90.0) -> None:
+                 flows: list[uuid.UUID], threads: int, give_up_s: float = 90.0,
+                 transactions: bool = True) -> None:
         self.db, self.workspace, self.campaigns, self.flows = db, workspace, campaigns, flows
+        self.transactions = transactions
         self.give_up_s = give_up_s
         self.ledger = Ledger()
         self.calls = [0] * threads
         self.replays = [0] * threads
+        self.successes = [0] * threads
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._work, args=(n,)) for n in range(threads)]
@@ -172,6 +176,7 @@ class Writers:
             self.ledger.refused_cost_keys.add(key)
             return
         self.ledger.cost(campaign, amount, key)
+        self.successes[n] += 1
         self.replays[n] += bool(result.replayed)
 
     def _launch(self, n: int, rng: random.Random) -> None:
@@ -183,19 +188,52 @@ class Writers:
             self.ledger.refused_execution_ids.add(execution)
             return
         self.ledger.execution(flow, execution)
+        self.successes[n] += 1
         self.replays[n] += bool(result.replayed)
+
+    def _transaction(self, n: int, rng: random.Random) -> None:
+        """A cost and a launch in one run_transaction (SERIALIZABLE, no hot-row queue):
+        a lost commit reruns the callback, whose steps reuse their keys and replay."""
+        campaign, flow = rng.choice(self.campaigns), rng.choice(self.flows)
+        amount = Decimal(rng.randint(1, 10**6)) / Decimal(10**4)
+        answers: list[tuple[Any, Any]] = []
+
+        def body(tx: Any) -> None:
+            cost = tx.call("track_campaign_cost", p_campaign_id=str(campaign),
+                           p_service="gmaps", p_items_processed=1, p_cost_usd=amount,
+                           p_metadata={})
+            launch = tx.call("execute_campaign_atomically", p_workspace_id=str(self.workspace),
+                             p_workspace_n8n_workflow_id=str(flow),
+                             p_campaign_approval_session_id=None,
+                             p_campaign_name="in one transaction", p_campaign_type="email")
+            answers.append((cost, launch))
+
+        try:
+            self.db.run_transaction(body, isolation=Isolation.SERIALIZABLE, attempts=30,
+                                    base_s=0.002, max_s=0.1, name="fault-transaction")
+        except CampaignDBError as exc:
+            # Its steps' keys are internal to that run_transaction call: a caller cannot
+            # ask again safely, so giving up here is a failure of the test.
+            raise AssertionError(f"run_transaction gave up, outcome unknown: {exc}") from exc
+        cost, launch = answers[-1]
+        self.ledger.cost(campaign, amount, f"cost-id-{cost['cost_id']}")
+        self.ledger.execution(flow, uuid.UUID(str(launch["execution_id"])))
+        self.successes[n] += 1
+        self.replays[n] += bool(cost["replayed"]) + bool(launch["replayed"])
 
     def _work(self, n: int) -> None:
         rng = random.Random(n)
+        kinds = [self._cost, self._launch] + ([self._transaction] if self.transactions else [])
         try:
             while not self._stop.is_set():
-                (self._cost if (n + self.calls[n]) % 2 else self._launch)(n, rng)
+                kinds[(n + self.calls[n]) % len(kinds)](n, rng)
                 self.calls[n] += 1
         except BaseException as exc:  # noqa: BLE001 - the test asserts errors == []
             self.errors.append(exc)
 
     def told_successes(self) -> int:
-        return len(self.ledger.cost_keys) + len(self.ledger.execution_ids)
+        """Logical calls answered success (a transaction counts once)."""
+        return sum(self.successes)
 
 
 # -- the proxy -----------------------------------------------------------------------------
