@@ -38,10 +38,10 @@ def test_writers_survive_restarts_and_crashes(
 ) -> None:
     caplog.set_level(logging.INFO, logger="campaigndb")
 
-    def stop_start(mode: str) -> Callable[[], None]:
+    def stop_start(mode: str, down_s: float = 0.3) -> Callable[[], None]:
         def outage() -> None:
             own_server.stop(mode)
-            time.sleep(0.3)  # callers meet a server that is not there at all
+            time.sleep(down_s)  # callers meet a server that is not there at all
             own_server.start_again()
         return outage
 
@@ -50,9 +50,11 @@ def test_writers_survive_restarts_and_crashes(
         stop_start("immediate"),
         stop_start("fast"),
         lambda: own_server.restart("immediate"),
+        stop_start("fast", down_s=3.0),  # longer than the pool's first reconnect delays
     ]
     log_start = own_server.server.logfile.stat().st_size
     started_at = [_postmaster_start(own_server.dsn)]
+    recovery_s: list[float] = []
     with Client(own_server.dsn, pool_min_size=THREADS, pool_max_size=THREADS,
                 pool_timeout_s=20, connect_timeout_s=2, retry_attempts=10,
                 retry_base_s=0.01, retry_max_s=0.5) as db:
@@ -69,7 +71,12 @@ def test_writers_survive_restarts_and_crashes(
                 # calls after it: the same client recovered.
                 writers.wait_for([c + 5 for c in writers.calls], timeout_s=60)
                 outage()
+                back = time.monotonic()
                 started_at.append(_postmaster_start(own_server.dsn))
+                before = sum(writers.successes)
+                while sum(writers.successes) == before and time.monotonic() < back + 60:
+                    time.sleep(0.01)
+                recovery_s.append(round(time.monotonic() - back, 2))
             writers.wait_for([c + 5 for c in writers.calls], timeout_s=60)
         finally:
             writers.stop()
@@ -94,4 +101,5 @@ def test_writers_survive_restarts_and_crashes(
         assert_invariants(raw, ledger)
     print(f"restarts: {sum(writers.calls)} calls, {retries} retries, "
           f"{sum(writers.replays)} replayed answers, {ledger.recalls} calls repeated, "
-          f"sqlstates {sorted(s for s in seen if s)}")
+          f"sqlstates {sorted(s for s in seen if s)}, first success after each start "
+          f"{recovery_s} s")
