@@ -3,7 +3,8 @@ how many cases ran.
 
 Profiles (select with HYPOTHESIS_PROFILE; default "ci"):
   ci    50 examples per function and path: the whole package in about a minute (make test)
-  soak  2,000 examples per function: run by hand, e.g. before a release
+  soak  2,000 examples per function: run by hand, e.g. before a release (about 20 min;
+        pytest-timeout is off for the fuzz tests then)
   dev   10 examples: a quick look while editing strategies
 """
 
@@ -23,7 +24,7 @@ from campaigndb import Client
 from campaigndb.pool import configure_connection
 
 from .strategies import World
-from .tally import CASES
+from .tally import CASES, CODES
 
 _COMMON: dict[str, Any] = {
     "deadline": None,  # a shared 2-core machine: timings are noise, not failures
@@ -36,7 +37,17 @@ _COMMON: dict[str, Any] = {
 settings.register_profile("ci", max_examples=50, **_COMMON)
 settings.register_profile("soak", max_examples=2_000, **_COMMON)
 settings.register_profile("dev", max_examples=10, **_COMMON)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.load_profile(PROFILE)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A soak run takes as long as it takes: no pytest-timeout for the fuzz tests then."""
+    if PROFILE == "soak":
+        here = os.path.dirname(__file__)
+        for item in items:
+            if str(item.path).startswith(here):
+                item.add_marker(pytest.mark.timeout(0))
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +116,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
     if not CASES:
         return
-    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    profile = PROFILE
     examples = sum(c["examples"] for c in CASES.values())
     calls = sum(c[k] for c in CASES.values() for k in c if k != "examples")
     write = terminalreporter.write_line
@@ -118,10 +129,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
         sql_part = f"{c['sql ok']}/{c['sql refused']}/{c['sql cast']}"
         client_part = f"{c['client ok']}/{c['client refused']}/{c['client cast']}"
         write(f"{name:42} {c['examples']:>8}  {sql_part:>20}  {client_part:>22}")
+        if CODES[name]:
+            write("    SQLSTATEs: " + ", ".join(
+                f"{state} x{n}" for state, n in sorted(CODES[name].items())))
     record = {"profile": profile, "examples": examples, "calls": calls,
-              "functions": {name: dict(c) for name, c in sorted(CASES.items())}}
-    if config.cache is not None:
-        config.cache.set("campaigndb/fuzz_cases", record)
+              "functions": {name: dict(c) for name, c in sorted(CASES.items())},
+              "sqlstates": {name: dict(c) for name, c in sorted(CODES.items())}}
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        cache.set("campaigndb/fuzz_cases", record)
         write("written to .pytest_cache/v/campaigndb/fuzz_cases")
     else:  # -p no:cacheprovider
         write(json.dumps(record))

@@ -35,7 +35,7 @@ from .checks import (
     fingerprint_of,
 )
 from .strategies import STRATEGIES, World
-from .tally import count
+from .tally import code, count
 
 Rows = list[tuple[Any, ...]]
 
@@ -50,6 +50,22 @@ def arguments(name: str, world: World) -> st.SearchStrategy[dict[str, Any]]:
     return STRATEGIES[name](world)
 
 
+def test_the_fingerprint_covers_every_table(plain: psycopg.Connection[Any],
+                                            fingerprint: Fingerprint, world: World) -> None:
+    """The fingerprint reads every table of CONTRACT.md section 2, and sees a changed row."""
+    contract = {"workspaces", "campaigns", "gmaps_campaign_coverage", "gmaps_businesses",
+                "gmaps_api_costs", "workspace_n8n_workflows", "n8n_campaign_executions",
+                "workflow_deployment_history", "daily_kpi_data", "campaign_summaries",
+                "collection_log", "transaction_metrics"}
+    assert contract <= set(fingerprint.tables)
+    before = fingerprint.take(plain)
+    with plain.transaction(force_rollback=True):
+        plain.execute("UPDATE campaigndb.gmaps_businesses SET name = name || ' ' WHERE id = %s",
+                      [world.businesses[0]])
+        assert fingerprint.take(plain) != before
+    assert fingerprint.take(plain) == before
+
+
 def test_every_function_has_a_strategy() -> None:
     missing = sorted(set(FUNCTIONS) - set(STRATEGIES))
     assert not missing, f"add hostile-input strategies for {missing} to fuzz/strategies.py"
@@ -61,6 +77,7 @@ def _sql_path(conn: psycopg.Connection[Any], spec: FunctionSpec, args: dict[str,
     answer: Answer = call_sql(conn, spec, args, binding)
     if answer.sqlstate is not None:
         casts = cast_errors(conn, spec, args)
+        code(spec.name, answer.sqlstate)
         if answer.sqlstate in casts:
             assert answer.sqlstate.startswith("22"), (
                 f"an argument of {spec.name} failed its cast with {answer.sqlstate}, not a"
@@ -80,6 +97,8 @@ def _sql_path(conn: psycopg.Connection[Any], spec: FunctionSpec, args: dict[str,
         envelope = rows[0][0]
         check_envelope(spec.name, envelope, allowed_codes=frozenset())
         succeeded = bool(envelope["success"])
+        if not succeeded:
+            code(spec.name, envelope["error_code"])
     elif spec.returns == "table":
         check_business_rows([dict(zip(answer.columns, row, strict=True)) for row in rows], args)
         succeeded = True
@@ -95,14 +114,18 @@ def _client_path(client: Client, client_like: psycopg.Connection[Any], spec: Fun
     """Call through the client's call() and check the envelope; True when it succeeded."""
     bound = client
     if binding is not None and binding != "not-a-uuid":
+        # (a binding that is not a uuid is refused by Client.bound itself: that call goes
+        # unbound; the plain-SQL path sends it)
         bound = client.bound(binding)
     envelope = bound.call(spec.name, **args)
-    code = envelope.get("error_code") if isinstance(envelope, dict) else None
+    sqlstate = envelope.get("error_code") if isinstance(envelope, dict) else None
     casts: frozenset[str] = frozenset()
-    if code is not None and (code not in TABLE_CODES or code.startswith("22")):
-        casts = cast_errors(client_like, spec, args, psycopg.ClientCursor)
-        assert code not in casts or code.startswith("22"), (
-            f"an argument of {spec.name} failed its cast with {code}, not a 22xxx exception")
+    if sqlstate is not None:
+        code(spec.name, sqlstate)
+        if sqlstate not in TABLE_CODES or sqlstate.startswith("22"):
+            casts = cast_errors(client_like, spec, args, psycopg.ClientCursor)
+            assert sqlstate not in casts or sqlstate.startswith("22"), (
+                f"an argument of {spec.name} failed its cast with {sqlstate}, not a 22xxx one")
     check_envelope(spec.name, envelope, allowed_codes=casts)
     if envelope["success"]:
         if spec.returns == "table":
@@ -110,7 +133,7 @@ def _client_path(client: Client, client_like: psycopg.Connection[Any], spec: Fun
         elif spec.returns == "scalar":
             assert isinstance(envelope["id"], uuid.UUID), envelope
     count(spec.name, "client ok" if envelope["success"]
-          else "client cast" if code in casts else "client refused")
+          else "client cast" if sqlstate in casts else "client refused")
     return bool(envelope["success"])
 
 
