@@ -29,7 +29,7 @@ from campaigndb import operations as ops
 from campaigndb import queries
 from campaigndb.atransaction import AsyncTransaction, run_transaction
 from campaigndb.client import ClientBase
-from campaigndb.errors import Envelope, exception_for
+from campaigndb.errors import MAYBE_COMMITTED, Envelope, exception_for
 from campaigndb.models import BusinessRow
 from campaigndb.operations import async_method
 from campaigndb.pool import make_async_pool
@@ -98,24 +98,32 @@ class AsyncClient(ClientBase):
         started = time.perf_counter()
         retried = [0]
         envelope = await self._attempt(spec, params)
+        maybe_committed = bool(envelope.pop(MAYBE_COMMITTED, False))
         if envelope.get("retry_recommended") and self.settings.retry_attempts > 1:
             first = [envelope]
 
             async def attempt() -> Envelope:
-                return first.pop() if first else await self._attempt(spec, params)
+                nonlocal maybe_committed
+                answer = first.pop() if first else await self._attempt(spec, params)
+                maybe_committed = bool(answer.pop(MAYBE_COMMITTED, False)) or maybe_committed
+                return answer
 
             log_retry = self._retry_logger(name, uuid.uuid4().hex[:12], retried)
             envelope = await AsyncRetrying(**self._retry_policy(log_retry))(attempt)
+        if maybe_committed and not envelope.get("success"):
+            envelope = self._outcome_unknown(spec, params, envelope)
         return self._finish(name, spec, params, envelope, started, retried[0])
 
     async def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
         turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
+        sent = False
         try:
             async with (self._hot_rows.turn(turn, asyncio.Lock) if turn is not None
                         else contextlib.nullcontext()), self.pool.connection() as conn:
+                sent = not spec.read_only
                 return await self._run(conn, spec, params)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            return self._answer_error(exc)
+            return self._answer_error(exc, sent=sent)
 
     async def _run(self, conn: psycopg.AsyncConnection[Any], spec: FunctionSpec,
                    params: dict[str, Any]) -> Envelope:

@@ -35,11 +35,14 @@ from tenacity import (
 from campaigndb import operations as ops
 from campaigndb import queries
 from campaigndb.errors import (
+    MAYBE_COMMITTED,
+    OUTCOME_UNKNOWN,
     CampaignDBError,
     Envelope,
     envelope_from_exception,
     envelope_ok,
     exception_for,
+    is_connection_loss,
 )
 from campaigndb.models import BusinessRow
 from campaigndb.operations import sync_method
@@ -47,6 +50,7 @@ from campaigndb.pool import configure_connection, connection_kwargs, make_pool
 from campaigndb.queries import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.recorder import MetricsRecorder, campaign_for_metrics
 from campaigndb.settings import Settings, resolve_dsn
+from campaigndb.sqlstates import retry_after_ms
 from campaigndb.transaction import Transaction, TransactionOptions, run_transaction
 
 logger = logging.getLogger("campaigndb")
@@ -350,15 +354,50 @@ class ClientBase:
             self._hot_rows.mark(spec, params)
 
     @staticmethod
-    def _answer_error(exc: BaseException) -> Envelope:
-        """A failed attempt's envelope (a client-side programming error is re-raised)."""
+    def _answer_error(exc: BaseException, *, sent: bool = False) -> Envelope:
+        """A failed attempt's envelope (a client-side programming error is re-raised).
+        `sent`: the write's message may have reached the server; a lost connection then
+        leaves its outcome unknown (marked for `call`, which decides after the retries)."""
         if isinstance(exc, psycopg_pool.PoolTimeout):
             return envelope_from_exception(exc)
         if isinstance(exc, psycopg.Error) and (
                 exc.sqlstate is not None
                 or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)):
-            return envelope_from_exception(exc)
+            envelope = envelope_from_exception(exc)
+            if sent and is_connection_loss(envelope.get("error_code")):
+                envelope[MAYBE_COMMITTED] = True
+            return envelope
         raise exc
+
+    @staticmethod
+    def _outcome_unknown(spec: FunctionSpec, params: dict[str, Any],
+                         last: Envelope) -> Envelope:
+        """The answer when every attempt failed but one lost its connection after sending
+        the write: it may have committed, so "success: false" (nothing written) would be
+        untrue.  08007 says so, and carries the idempotency key to ask again with: a repeat
+        with it answers the first result (replayed: true) or applies the write once."""
+        key = params.get(spec.idempotency_param) if spec.idempotency_param else None
+        if isinstance(key, Mapping) and spec.idempotency_json_key:
+            key = key.get(spec.idempotency_json_key)
+        if key is not None:
+            advice = (f"call again with the same {spec.idempotency_param}"
+                      f"{'.' + spec.idempotency_json_key if spec.idempotency_json_key else ''}"
+                      f" ({key}) to learn the outcome; it cannot apply twice")
+        else:
+            advice = f"{spec.name} is idempotent by nature: calling it again is safe"
+        envelope: Envelope = {
+            "success": False,
+            "error": "the connection was lost after the call was sent, so the server may "
+                     f"have committed it: {advice}",
+            "error_code": OUTCOME_UNKNOWN,
+            "retry_recommended": True,
+            "retry_after_ms": retry_after_ms(OUTCOME_UNKNOWN),
+            "error_detail": {"detail": f"last attempt: {last.get('error')} "
+                                       f"[{last.get('error_code')}]"},
+        }
+        if key is not None:
+            envelope["idempotency_key"] = str(key)
+        return envelope
 
     @staticmethod
     def _with_idempotency_key(spec: FunctionSpec, params: dict[str, Any],
@@ -477,6 +516,7 @@ class Client(ClientBase):
         started = time.perf_counter()
         retried = [0]  # this call's retries (the shared counters mix concurrent calls)
         envelope = self._attempt(spec, params)
+        maybe_committed = bool(envelope.pop(MAYBE_COMMITTED, False))
         if envelope.get("retry_recommended") and self.settings.retry_attempts > 1:
             # The retry machinery is built only after a retryable failure: most calls
             # succeed first time, and building it for each one cost a tenth of a call.
@@ -484,20 +524,27 @@ class Client(ClientBase):
             first = [envelope]
 
             def attempt() -> Envelope:
-                return first.pop() if first else self._attempt(spec, params)
+                nonlocal maybe_committed
+                answer = first.pop() if first else self._attempt(spec, params)
+                maybe_committed = bool(answer.pop(MAYBE_COMMITTED, False)) or maybe_committed
+                return answer
 
             log_retry = self._retry_logger(name, uuid.uuid4().hex[:12], retried)
             envelope = Retrying(**self._retry_policy(log_retry))(attempt)
+        if maybe_committed and not envelope.get("success"):
+            envelope = self._outcome_unknown(spec, params, envelope)
         return self._finish(name, spec, params, envelope, started, retried[0])
 
     def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
         turn = self._local_turn_key(spec, params)
+        sent = False
         try:
             with (self._hot_rows.turn(turn, threading.Lock) if turn is not None
                   else contextlib.nullcontext()), self.pool.connection() as conn:
+                sent = not spec.read_only
                 return self._run(conn, spec, params)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            return self._answer_error(exc)
+            return self._answer_error(exc, sent=sent)
 
     def _run(
         self, conn: psycopg.Connection[Any], spec: FunctionSpec, params: dict[str, Any]

@@ -18,6 +18,19 @@ Envelope = dict[str, Any]
 # A lost connection has no SQLSTATE from the server: it is reported as 08006.
 CONNECTION_LOST = "08006"
 POOL_TIMEOUT = "08001"
+#: transaction_resolution_unknown: a write may or may not have committed (see
+#: ClientBase._outcome_unknown)
+OUTCOME_UNKNOWN = "08007"
+#: internal mark on a failed attempt's envelope whose write may have committed (removed
+#: before any envelope reaches a caller)
+MAYBE_COMMITTED = "_maybe_committed"
+
+
+def is_connection_loss(sqlstate: str | None) -> bool:
+    """The connection went away (class 08, or the server shutting the session down): a
+    message already sent may or may not have been applied."""
+    return bool(sqlstate) and (str(sqlstate).startswith("08")
+                               or sqlstate in ("57P01", "57P02", "57P03"))
 
 
 def envelope_ok(fields: dict[str, Any]) -> Envelope:
@@ -127,6 +140,16 @@ class RetriesExhausted(CampaignDBError):
     """A retryable failure (conflict, lock, timeout, connection) that outlasted every retry."""
 
 
+class OutcomeUnknown(RetriesExhausted):
+    """08007: the connection was lost after the write was sent, on every retry; the server
+    may have committed it.  Call again with `.idempotency_key` to learn the outcome."""
+
+    @property
+    def idempotency_key(self) -> str | None:
+        key = self.envelope.get("idempotency_key")
+        return str(key) if key is not None else None
+
+
 _BY_SQLSTATE: dict[str, type[CampaignDBError]] = {
     "23502": InvalidInput,
     "23503": ReferenceNotFound,
@@ -142,6 +165,8 @@ _BY_SQLSTATE: dict[str, type[CampaignDBError]] = {
 def exception_for(envelope: Envelope, operation: str | None = None) -> CampaignDBError:
     """The typed exception for a failure envelope."""
     code = str(envelope.get("error_code") or "")
+    if code == OUTCOME_UNKNOWN:
+        return OutcomeUnknown(envelope, operation)
     if envelope.get("retry_recommended"):
         return RetriesExhausted(envelope, operation)
     cls = _BY_SQLSTATE.get(code)

@@ -304,13 +304,19 @@ def record_transaction_metric(
     error_message: str | None = None,
     retry_count: int = 0,
     isolation_level: str | None = None,
+    *,
+    metric_id: uuid.UUID | str | None = None,
 ) -> Request[uuid.UUID]:
-    """Store one measurement in transaction_metrics; returns its id."""
-    return Request("record_transaction_metric", {
+    """Store one measurement in transaction_metrics; returns its id (`metric_id`,
+    generated when omitted, makes retries safe)."""
+    params: dict[str, Any] = {
         "p_operation_name": operation_name, "p_campaign_id": _s(campaign_id),
         "p_duration_ms": duration_ms, "p_success": success, "p_error_message": error_message,
         "p_retry_count": retry_count, "p_isolation_level": isolation_level,
-    }, _id)
+    }
+    if metric_id is not None:
+        params["p_metric_id"] = str(metric_id)
+    return Request("record_transaction_metric", params, _id)
 
 
 def upsert_daily_kpi_batch(

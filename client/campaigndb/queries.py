@@ -207,11 +207,13 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             params={"p_operation_name": "varchar", "p_campaign_id": "uuid",
                     "p_duration_ms": "integer", "p_success": "boolean",
                     "p_error_message": "text", "p_retry_count": "integer",
-                    "p_isolation_level": "varchar"},
+                    "p_isolation_level": "varchar", "p_metric_id": "uuid"},
             isolation=Isolation.READ_COMMITTED,
             returns="scalar",
             signature=("public.record_transaction_metric("
-                       "varchar, uuid, integer, boolean, text, integer, varchar)"),
+                       "varchar, uuid, integer, boolean, text, integer, varchar, uuid)"),
+            # the row's id, chosen by the client: a retry after a lost reply stores nothing
+            idempotency_param="p_metric_id",
             required=frozenset({"p_operation_name", "p_campaign_id", "p_duration_ms",
                                 "p_success"}),
         ),

@@ -18,8 +18,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "d8f05d9405b3df65896fb1bb7d295f335082e87d033adb6073d485d1012db1ae"
-DOWNGRADE_SHA256 = "5eb8f570b2c4f18d968639785f9daaf6e6a79f313eafbdb560bb7c779b1201b3"
+UPGRADE_SHA256 = "c0faff1f46e4d34226393af53cd1a8b948bb6e71dba4da4961f243181b39f884"
+DOWNGRADE_SHA256 = "da9c4261b403ba5810ec2747bba8a6466ad1206adb887d8cf02b482e8182aef9"
 
 
 def upgrade() -> None:

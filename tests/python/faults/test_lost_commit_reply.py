@@ -80,11 +80,7 @@ class Ctx:
 
 
 class AppliedTwice(AssertionError):
-    """The known finding, told apart from any other failure (xfail(raises=...))."""
-
-
-class WrittenDespiteFailure(AssertionError):
-    """The known finding, told apart from any other failure (xfail(raises=...))."""
+    """A write applied more than once for one logical call."""
 
 
 Make = Callable[[Ctx], dict[str, Any]]
@@ -359,15 +355,6 @@ CASES: dict[str, WriteCase] = {
     "aggregate_monthly_kpis": WriteCase(_aggregate, _check_aggregate),
 }
 
-#: Known to double-apply (a finding, not a flaky test): record_transaction_metric takes no
-#: idempotency key, so the retry inserts a second transaction_metrics row.  strict: the
-#: day it applies once, this mark fails and must go.
-KNOWN_DOUBLE = {
-    "record_transaction_metric": "record_transaction_metric has no idempotency key: a retry"
-                                 " after a lost COMMIT reply inserts a second metric row",
-}
-
-
 def test_every_write_function_has_a_case() -> None:
     assert set(WRITES) - set(CASES) == set(), "write functions without a lost-reply case"
     assert set(CASES) - set(WRITES) == set(), "cases for functions that do not exist"
@@ -390,12 +377,7 @@ def _call_through(kind: str, dsn: str, name: str, params: dict[str, Any]
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=AppliedTwice,
-                                               reason=KNOWN_DOUBLE[name]))
-    if name in KNOWN_DOUBLE else name
-    for name in WRITES
-])
+@pytest.mark.parametrize("name", WRITES)
 def test_lost_commit_reply_applies_once(
     name: str, kind: str, client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
     proxy: CommitReplyDropper,
@@ -494,8 +476,11 @@ def _lose_every_reply(proxy: CommitReplyDropper, ctx: Ctx, key: str | None
                 retry_base_s=0.001, retry_max_s=0.01) as db:
         envelope = db.call("track_campaign_cost", **params)
     assert len(proxy.sabotaged) == 3 and all(s.server_committed for s in proxy.sabotaged)
-    assert envelope["success"] is False and envelope["error_code"] == "08006", envelope
+    # the write may have committed (here it did): 08007 transaction_resolution_unknown,
+    # never a "nothing written" failure, with the key to ask again with
+    assert envelope["success"] is False and envelope["error_code"] == "08007", envelope
     assert envelope["retry_recommended"] is True
+    assert "08006" in envelope["error_detail"]["detail"]
     return params, envelope
 
 
@@ -514,18 +499,20 @@ def test_caller_with_its_own_key_recovers_when_every_reply_is_lost(
     assert_invariants(raw)
 
 
-@pytest.mark.xfail(strict=True, raises=WrittenDespiteFailure, reason=(
-    "contract section 1 says a success: false answer has written nothing, but when every "
-    "attempt loses its COMMIT reply the client answers 08006 (connection_failure, not "
-    "08007 transaction_resolution_unknown) for a write that committed, and a caller that "
-    "let the client generate the idempotency key cannot learn it to ask again"))
-def test_failure_after_lost_replies_has_written_nothing(
+def test_unknown_outcome_carries_the_key_to_ask_again(
     client: Client, raw: psycopg.Connection[Any], workspace: uuid.UUID,
     proxy: CommitReplyDropper,
 ) -> None:
+    """Every attempt's reply is lost and the caller let the client generate the key: the
+    answer is 08007 (not "nothing written") with that key; asking again with it replays the
+    write that did commit, applied once."""
     ctx = Ctx(client, raw, workspace)
     params, envelope = _lose_every_reply(proxy, ctx, key=None)
-    written = ctx.value("SELECT count(*) FROM campaigndb.gmaps_api_costs"
-                        " WHERE campaign_id = %s", [params["p_campaign_id"]])
-    if written != 0:
-        raise WrittenDespiteFailure(f"answered {envelope['error_code']}, yet the cost was added")
+    key = envelope["idempotency_key"]
+    assert key and key in envelope["error"]
+    again = client.call("track_campaign_cost", **params, p_idempotency_key=key)
+    assert again["success"] is True and again["replayed"] is True, again
+    assert ctx.value("SELECT count(*) FROM campaigndb.gmaps_api_costs"
+                     " WHERE campaign_id = %s", [params["p_campaign_id"]]) == 1
+    _check_track_cost(ctx, {**params, "p_idempotency_key": key}, again)
+    assert_invariants(raw)

@@ -108,3 +108,20 @@ def test_a_malformed_campaign_id_does_not_lose_the_batch(dsn: str, campaign: uui
     ).fetchone()
     assert before is not None and after is not None
     assert after[0] - before[0] == 2 and after[1] >= 1
+
+
+def test_record_transaction_metric_with_an_id_is_stored_once(
+        client: Client, campaign: uuid.UUID, raw: psycopg.Connection[Any]) -> None:
+    metric_id = uuid.uuid4()
+    first = client.record_transaction_metric("retried_op", campaign, 12, True,
+                                             metric_id=metric_id)
+    again = client.record_transaction_metric("retried_op", campaign, 12, True,
+                                             metric_id=metric_id)
+    assert first == again == metric_id
+    rows = raw.execute("SELECT count(*) FROM campaigndb.transaction_metrics WHERE id = %s",
+                       [metric_id]).fetchone()
+    assert rows == (1,)
+    other = client.call("record_transaction_metric", p_operation_name="retried_op",
+                        p_campaign_id=str(campaign), p_duration_ms=13, p_success=True,
+                        p_metric_id=str(metric_id))
+    assert other["success"] is False and other["error_code"] == "23505"

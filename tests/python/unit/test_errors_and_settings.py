@@ -156,3 +156,29 @@ def test_backoff_is_jittered_exponential_and_capped(attempt: int) -> None:
     delays = [wait(state) for _ in range(200)]
     assert all(0 <= d <= min(0.5, 0.01 * 2 ** attempt) + 1e-9 for d in delays)
     assert len({round(d, 6) for d in delays}) > 50  # full jitter: spread, not one value
+
+
+def test_an_unknown_outcome_is_its_own_retryable_error_with_the_key() -> None:
+    from campaigndb import OutcomeUnknown, RetriesExhausted
+    from campaigndb.client import ClientBase
+    from campaigndb.errors import exception_for, is_connection_loss
+    from campaigndb.queries import FUNCTIONS
+
+    last = {"success": False, "error": "server closed the connection", "error_code": "08006",
+            "retry_recommended": True}
+    keyed = ClientBase._outcome_unknown(
+        FUNCTIONS["track_campaign_cost"], {"p_idempotency_key": "k-1"}, last)
+    assert (keyed["error_code"], keyed["retry_recommended"], keyed["idempotency_key"]) == (
+        "08007", True, "k-1")
+    assert "p_idempotency_key (k-1)" in keyed["error"] and "08006" in str(keyed["error_detail"])
+    in_json = ClientBase._outcome_unknown(
+        FUNCTIONS["create_campaign_with_coverage"], {"p_campaign_data": {"id": "c-1"}}, last)
+    assert in_json["idempotency_key"] == "c-1" and "p_campaign_data.id" in in_json["error"]
+    keyless = ClientBase._outcome_unknown(
+        FUNCTIONS["update_campaign_statistics"], {"p_campaign_id": "x"}, last)
+    assert "idempotency_key" not in keyless and "idempotent by nature" in keyless["error"]
+    error = exception_for(keyed, "track_campaign_cost")
+    assert isinstance(error, OutcomeUnknown) and isinstance(error, RetriesExhausted)
+    assert error.idempotency_key == "k-1"
+    assert [is_connection_loss(c) for c in ("08006", "08001", "57P01", "57014", "40001", None)] \
+        == [True, True, True, False, False, False]
