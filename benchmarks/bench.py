@@ -310,7 +310,8 @@ class Bench:
         self.metrics = MetricsBench(self, metrics, measure, client_attempt)
         self.functions = FunctionBench(self, functions, measure, client_attempt, floor_attempt)
         self.kpi = KpiBench(self, kpi)
-        self.seeds = SeedsBench(self, seeds, functions.stats_rows, self.execution)
+        self.seeds = SeedsBench(self, seeds, functions.stats_rows, self.execution,
+                                self.metrics.ratios)
 
     def close(self) -> None:
         self.setup.close()

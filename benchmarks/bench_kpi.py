@@ -607,12 +607,15 @@ class KpiBench:
                           for label, v in self.statements.items()
                           if label not in (WHOLE, OTHER) and len(v) == len(whole)),
                          reverse=True)[:2]
-        text = (f" Inside one call of {self.sizes.batch:,} rows (the function alone, "
+        def named(label: str) -> str:
+            if "p.problem" in label:  # the function's validation query
+                return label + ", the check of every element before anything is written,"
+            return label
+
+        return (f" Inside one call of {self.sizes.batch:,} rows (the function alone, "
                 f"{Spread.of(whole).median * 1000:,.0f} ms with auto_explain): "
-                + "; ".join(f"{label} {value:,.0f} ms" for value, label in biggest))
-        if biggest and "p.problem" in biggest[0][1]:  # the validation query of the function
-            text += ", the first being the check of every element before anything is written"
-        return text + "."
+                + "; ".join(f"{named(label)} {value:,.0f} ms" for value, label in biggest)
+                + ".")
 
 
 def _check(runs: list[Run]) -> str:
