@@ -198,9 +198,9 @@ FINISH_EXECUTION = (
     " WHERE id = %s AND execution_status IN ('pending', 'running')"
 )
 INSERT_METRIC = (
-    "INSERT INTO campaigndb.transaction_metrics (operation_name, campaign_id, duration_ms,"
+    "INSERT INTO campaigndb.transaction_metrics (id, operation_name, campaign_id, duration_ms,"
     " success, error_message, retry_count, isolation_level)"
-    " SELECT %s, c.id, %s, %s, NULL, 0, NULL FROM campaigndb.campaigns AS c WHERE c.id = %s"
+    " SELECT %s, %s, c.id, %s, %s, NULL, 0, NULL FROM campaigndb.campaigns AS c WHERE c.id = %s"
 )
 # the monthly roll-up of one campaign: bench_kpi's floor, restricted to that campaign
 DELETE_SUMMARY = (
@@ -725,8 +725,8 @@ class FunctionBench:
             return "" if got == expected else f"{got} metric rows for {expected} calls"
 
         return Case("record_transaction_metric", "one metric row", "RC", call,
-                    lambda way, i: [(INSERT_METRIC, (operation, 10 + i % 50, True, campaign),
-                                     1)], check)
+                    lambda way, i: [(INSERT_METRIC, (uuid.uuid4(), operation, 10 + i % 50, True,
+                                                     campaign), 1)], check)
 
     def upsert_daily_kpi_batch(self, client: Client, workspace: str, seed: int) -> Case:
         days = self.sizes.kpi_days
