@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "c0faff1f46e4d34226393af53cd1a8b948bb6e71dba4da4961f243181b39f884"
+UPGRADE_SHA256 = "c841ba92732a98e6bdbfb4119d7936d964b98dbc343bbcad4c05a87c14d5d0c2"
 DOWNGRADE_SHA256 = "da9c4261b403ba5810ec2747bba8a6466ad1206adb887d8cf02b482e8182aef9"
 
 
