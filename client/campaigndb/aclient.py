@@ -29,7 +29,7 @@ from campaigndb import operations as ops
 from campaigndb import queries
 from campaigndb.atransaction import AsyncTransaction, run_transaction
 from campaigndb.client import ClientBase
-from campaigndb.errors import MAYBE_COMMITTED, Envelope, exception_for
+from campaigndb.errors import MAYBE_COMMITTED, Envelope, UnsendableArgument, exception_for
 from campaigndb.models import BusinessRow
 from campaigndb.operations import async_method
 from campaigndb.pool import make_async_pool
@@ -122,7 +122,7 @@ class AsyncClient(ClientBase):
                         else contextlib.nullcontext()), self.pool.connection() as conn:
                 sent = not spec.read_only
                 return await self._run(conn, spec, params)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
             return self._answer_error(exc, sent=sent)
 
     async def _run(self, conn: psycopg.AsyncConnection[Any], spec: FunctionSpec,

@@ -23,7 +23,6 @@ from typing import Any, TypeVar, cast
 import psycopg
 import psycopg_pool
 from psycopg.pq import TransactionStatus
-from psycopg.types.json import Jsonb
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -39,14 +38,16 @@ from campaigndb.errors import (
     OUTCOME_UNKNOWN,
     CampaignDBError,
     Envelope,
+    UnsendableArgument,
     envelope_from_exception,
     envelope_ok,
     exception_for,
     is_connection_loss,
+    unsendable_envelope,
 )
 from campaigndb.models import BusinessRow
 from campaigndb.operations import sync_method
-from campaigndb.pool import configure_connection, connection_kwargs, make_pool
+from campaigndb.pool import configure_connection, connection_kwargs, json_dumps, make_pool
 from campaigndb.queries import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.recorder import MetricsRecorder, campaign_for_metrics
 from campaigndb.settings import Settings, resolve_dsn
@@ -322,13 +323,19 @@ class ClientBase:
 
     @staticmethod
     def _bind(spec: FunctionSpec, params: dict[str, Any]) -> dict[str, Any]:
-        """The call's arguments as psycopg should send them (JSON values as jsonb; a str
-        for a jsonb parameter is taken as JSON text)."""
-        return {
-            name: Jsonb(value) if spec.params[name] == "jsonb" and not isinstance(value, str | None)
-            else value
-            for name, value in params.items()
-        }
+        """The call's arguments as psycopg should send them: JSON values written as JSON text
+        here (cast ::jsonb by the call), so that a value no JSON can hold is refused before
+        any I/O (UnsendableArgument); a str for a jsonb parameter is taken as JSON text."""
+        bound: dict[str, Any] = {}
+        for name, value in params.items():
+            if spec.params[name] == "jsonb" and not isinstance(value, str | None):
+                try:
+                    value = json_dumps(value)
+                except (TypeError, ValueError, RecursionError) as exc:
+                    raise UnsendableArgument(f"{name} cannot be written as JSON: "
+                                             f"{type(exc).__name__}: {exc}") from exc
+            bound[name] = value
+        return bound
 
     @staticmethod
     def _answer(spec: FunctionSpec, names: list[str], rows: list[Any]) -> Envelope:
@@ -360,6 +367,12 @@ class ClientBase:
         leaves its outcome unknown (marked for `call`, which decides after the retries)."""
         if isinstance(exc, psycopg_pool.PoolTimeout):
             return envelope_from_exception(exc)
+        if isinstance(exc, UnsendableArgument) or (
+                isinstance(exc, psycopg.DataError | psycopg.ProgrammingError)
+                and exc.sqlstate is None):
+            # refused by the client before the server saw it: a NUL in a text, a value
+            # psycopg cannot adapt, a value no JSON can hold
+            return unsendable_envelope(exc)
         if isinstance(exc, psycopg.Error) and (
                 exc.sqlstate is not None
                 or isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)):
@@ -543,7 +556,7 @@ class Client(ClientBase):
                   else contextlib.nullcontext()), self.pool.connection() as conn:
                 sent = not spec.read_only
                 return self._run(conn, spec, params)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
             return self._answer_error(exc, sent=sent)
 
     def _run(

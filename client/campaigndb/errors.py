@@ -26,6 +26,17 @@ OUTCOME_UNKNOWN = "08007"
 MAYBE_COMMITTED = "_maybe_committed"
 
 
+class UnsendableArgument(Exception):
+    """A value the client cannot send at all (not writable as JSON, a NUL in a text): the
+    call answers 22023 without reaching the server."""
+
+
+def unsendable_envelope(exc: BaseException) -> Envelope:
+    """22023 for an argument that cannot be sent (nothing reached the server)."""
+    return {"success": False, "error": f"the arguments cannot be sent: {exc}",
+            "error_code": "22023", "retry_recommended": False}
+
+
 def is_connection_loss(sqlstate: str | None) -> bool:
     """The connection went away (class 08, or the server shutting the session down): a
     message already sent may or may not have been applied."""

@@ -27,8 +27,15 @@ def _json_default(value: Any) -> Any:
 
 def json_dumps(value: Any) -> str:
     """JSON for jsonb parameters: orjson (a 10,000-business batch is megabytes of JSON, and
-    json.dumps alone took longer than the server's upsert of it)."""
-    return orjson.dumps(value, default=_json_default).decode()
+    json.dumps alone took longer than the server's upsert of it).  What orjson refuses but
+    JSON allows (integers beyond 64 bits, nesting beyond 255 levels, lone surrogates) goes
+    through the standard library instead; what neither can write raises TypeError,
+    ValueError or RecursionError."""
+    try:
+        return orjson.dumps(value, default=_json_default,
+                            option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, default=_json_default, ensure_ascii=True)
 # numbers in envelopes are numerics (money): read them as Decimal, never as float
 json_loads = partial(json.loads, parse_float=Decimal)
 

@@ -40,6 +40,8 @@ _ROWS: tuple[SqlState, ...] = (
              "object not in the required state"),
     SqlState("54000", "program_limit_exceeded", False, None, "function",
              "batch larger than the documented limit"),
+    SqlState("54001", "statement_too_complex", False, None, "function",
+             "input nested too deeply (the server's stack depth limit)"),
     SqlState("42501", "insufficient_privilege", False, None, "function",
              "caller may not act on that workspace"),
     SqlState("40001", "serialization_failure", True, 10, "propagated",

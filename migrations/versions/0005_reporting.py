@@ -18,8 +18,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "c841ba92732a98e6bdbfb4119d7936d964b98dbc343bbcad4c05a87c14d5d0c2"
-DOWNGRADE_SHA256 = "da9c4261b403ba5810ec2747bba8a6466ad1206adb887d8cf02b482e8182aef9"
+UPGRADE_SHA256 = "641c1caf9af4e50b40b4788181c24672be2f2573311724160b363b97f584bfae"
+DOWNGRADE_SHA256 = "95cd958c2747672d7273a0afb8c0c7879a5db2d7745094cb6475a92900379c91"
 
 
 def upgrade() -> None:

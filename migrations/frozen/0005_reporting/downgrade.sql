@@ -1,4 +1,5 @@
 -- Remove everything revision 0005_reporting created.
+DELETE FROM campaigndb.error_codes WHERE sqlstate = '54001';
 DROP FUNCTION IF EXISTS public.aggregate_monthly_kpis(date, uuid, text);
 DROP FUNCTION IF EXISTS public.upsert_daily_kpi_batch(jsonb, text, text);
 DROP FUNCTION IF EXISTS public.record_transaction_metric(varchar, uuid, integer, boolean, text,

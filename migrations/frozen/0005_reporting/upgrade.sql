@@ -15,6 +15,16 @@ COMMENT ON COLUMN campaigndb.collection_log.request_hash IS
 COMMENT ON COLUMN campaigndb.collection_log.result IS
     'the success fields of the call that wrote this row, answered again on a replay';
 
+-- source: sql/schema/61_error_codes.sql
+-- SQLSTATEs added to the shared table in revision 0005 (see 20_error_codes.sql).
+-- 54001: a JSON argument nested so deeply that the server's stack depth limit stops the
+-- function while it reads it (a document just under ::jsonb's own nesting limit): bad
+-- input, answered in the envelope, never worth retrying.
+INSERT INTO campaigndb.error_codes
+    (sqlstate, condition_name, retry_recommended, retry_after_ms, raised_in, meaning)
+VALUES
+    ('54001', 'statement_too_complex',         false, NULL, 'function',   'input nested too deeply (the server''s stack depth limit)');
+
 -- source: sql/functions/record_transaction_metric.sql
 -- record_transaction_metric: store one measurement of a call or transaction and return the
 -- row's id (CONTRACT.md section 3, Observability: a uuid, not an envelope).
