@@ -31,6 +31,7 @@ EXPECTED = {
     "P0002": (Category.QUERY, False, RecoveryAction.FIX_DATA),
     "55000": (Category.QUERY, False, RecoveryAction.FIX_DATA),
     "54000": (Category.QUERY, False, RecoveryAction.FIX_DATA),
+    "54001": (Category.QUERY, False, RecoveryAction.FIX_DATA),
     "42501": (Category.PERMISSION, False, RecoveryAction.CHECK_PERMISSIONS),
     "40001": (Category.TRANSACTION_CONFLICT, True, RecoveryAction.RETRY),
     "40P01": (Category.TRANSACTION_CONFLICT, True, RecoveryAction.RETRY),
