@@ -18,8 +18,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "641c1caf9af4e50b40b4788181c24672be2f2573311724160b363b97f584bfae"
-DOWNGRADE_SHA256 = "95cd958c2747672d7273a0afb8c0c7879a5db2d7745094cb6475a92900379c91"
+UPGRADE_SHA256 = "7300da98425fdd9eef4f76e3a0a16f9833ab0018d697176d59baa6fcd813743a"
+DOWNGRADE_SHA256 = "84b22cd6edb9d520e57e2d3164f5d312fe44ddc6e63ed41ac5c5e603a0c21a4a"
 
 
 def upgrade() -> None:

@@ -3,7 +3,10 @@
 -- p_metrics: a JSON array of {operation_name, campaign_id, duration_ms, success,
 -- error_message, retry_count, isolation_level, created_at (epoch seconds)}; at most 10,000.
 -- Elements whose campaign no longer exists (or is of another workspace than the bound one)
--- are stored without it.
+-- are stored without it.  The campaigns are looked up by primary key, once per distinct id
+-- (a flush names a handful): a join of the whole batch with campaigns became a sequential
+-- scan of that table per flush, whose page pins kept the hottest campaign rows from being
+-- pruned (non-HOT updates, then serialization conflicts for the very calls being measured).
 -- Returns the number of rows written; raises 22023/23502/54000 on a malformed batch.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.record_transaction_metrics(p_metrics jsonb)
@@ -16,6 +19,8 @@ AS $function$
 DECLARE
     v_bound  uuid := campaigndb.bound_workspace_id();
     v_rows   integer;
+    v_ids    uuid[];
+    v_known  uuid[];
 BEGIN
     IF p_metrics IS NULL OR jsonb_typeof(p_metrics) <> 'array' THEN
         RAISE EXCEPTION 'p_metrics must be a JSON array' USING ERRCODE = '22023';
@@ -23,19 +28,24 @@ BEGIN
         RAISE EXCEPTION 'p_metrics holds % elements; the limit is 10000',
                         jsonb_array_length(p_metrics) USING ERRCODE = '54000';
     END IF;
+    SELECT array_agg(DISTINCT m.campaign_id) INTO v_ids
+      FROM jsonb_to_recordset(p_metrics) AS m(campaign_id uuid)
+     WHERE m.campaign_id IS NOT NULL;
+    SELECT array_agg(c.id) INTO v_known
+      FROM campaigndb.campaigns AS c
+     WHERE c.id = ANY (v_ids) AND (v_bound IS NULL OR c.workspace_id = v_bound);
     INSERT INTO campaigndb.transaction_metrics
            (operation_name, campaign_id, duration_ms, success, error_message, retry_count,
             isolation_level, created_at)
-    SELECT m.operation_name, c.id, GREATEST(m.duration_ms, 0), m.success,
+    SELECT m.operation_name, CASE WHEN m.campaign_id = ANY (v_known) THEN m.campaign_id END,
+           GREATEST(m.duration_ms, 0), m.success,
            left(m.error_message, 10000), GREATEST(COALESCE(m.retry_count, 0), 0),
            m.isolation_level, COALESCE(to_timestamp(m.created_at), now())
       FROM jsonb_to_recordset(p_metrics) AS m(operation_name varchar, campaign_id uuid,
                                               duration_ms integer, success boolean,
                                               error_message text, retry_count integer,
                                               isolation_level varchar,
-                                              created_at double precision)
-      LEFT JOIN campaigndb.campaigns AS c
-             ON c.id = m.campaign_id AND (v_bound IS NULL OR c.workspace_id = v_bound);
+                                              created_at double precision);
     GET DIAGNOSTICS v_rows = ROW_COUNT;
     RETURN v_rows;
 END

@@ -69,3 +69,50 @@ REVOKE ALL ON FUNCTION public.record_transaction_metric(varchar, uuid, integer, 
                                                         integer, varchar) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.record_transaction_metric(varchar, uuid, integer, boolean, text,
                                                            integer, varchar) TO campaigndb_app;
+
+-- record_transaction_metrics as revision 0004 created it
+-- record_transaction_metrics: many measurements in one INSERT (the client's background
+-- recorder flushes its buffer with it, so that recording costs calls nothing).
+-- p_metrics: a JSON array of {operation_name, campaign_id, duration_ms, success,
+-- error_message, retry_count, isolation_level, created_at (epoch seconds)}; at most 10,000.
+-- Elements whose campaign no longer exists (or is of another workspace than the bound one)
+-- are stored without it.
+-- Returns the number of rows written; raises 22023/23502/54000 on a malformed batch.
+-- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
+CREATE OR REPLACE FUNCTION public.record_transaction_metrics(p_metrics jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_bound  uuid := campaigndb.bound_workspace_id();
+    v_rows   integer;
+BEGIN
+    IF p_metrics IS NULL OR jsonb_typeof(p_metrics) <> 'array' THEN
+        RAISE EXCEPTION 'p_metrics must be a JSON array' USING ERRCODE = '22023';
+    ELSIF jsonb_array_length(p_metrics) > 10000 THEN
+        RAISE EXCEPTION 'p_metrics holds % elements; the limit is 10000',
+                        jsonb_array_length(p_metrics) USING ERRCODE = '54000';
+    END IF;
+    INSERT INTO campaigndb.transaction_metrics
+           (operation_name, campaign_id, duration_ms, success, error_message, retry_count,
+            isolation_level, created_at)
+    SELECT m.operation_name, c.id, GREATEST(m.duration_ms, 0), m.success,
+           left(m.error_message, 10000), GREATEST(COALESCE(m.retry_count, 0), 0),
+           m.isolation_level, COALESCE(to_timestamp(m.created_at), now())
+      FROM jsonb_to_recordset(p_metrics) AS m(operation_name varchar, campaign_id uuid,
+                                              duration_ms integer, success boolean,
+                                              error_message text, retry_count integer,
+                                              isolation_level varchar,
+                                              created_at double precision)
+      LEFT JOIN campaigndb.campaigns AS c
+             ON c.id = m.campaign_id AND (v_bound IS NULL OR c.workspace_id = v_bound);
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
+$function$;
+
+REVOKE ALL ON FUNCTION public.record_transaction_metrics(jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.record_transaction_metrics(jsonb) TO campaigndb_app;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from typing import Any
@@ -125,3 +126,32 @@ def test_record_transaction_metric_with_an_id_is_stored_once(
                         p_campaign_id=str(campaign), p_duration_ms=13, p_success=True,
                         p_metric_id=str(metric_id))
     assert other["success"] is False and other["error_code"] == "23505"
+
+
+def test_record_transaction_metrics_keeps_known_campaigns_only(
+        client: Client, campaign: uuid.UUID, raw: psycopg.Connection[Any]) -> None:
+    other_ws = client.create_workspace("metrics elsewhere").workspace_id
+    other = client.create_campaign_with_coverage(
+        {"workspace_id": other_ws, "name": "elsewhere"}, ["10001"]).campaign_id
+    own_ws = raw.execute("SELECT workspace_id FROM campaigndb.campaigns WHERE id = %s",
+                         [campaign]).fetchone()
+    assert own_ws is not None
+    op = f"batch-{uuid.uuid4().hex[:8]}"
+    batch = [{"operation_name": op, "campaign_id": c and str(c), "duration_ms": 3, "success": True,
+              "retry_count": 0, "created_at": 1_700_000_000.5}
+             for c in (campaign, other, uuid.uuid4(), None)]
+    with raw.transaction():
+        raw.execute("SELECT set_config('campaigndb.workspace_id', %s, true)", [str(own_ws[0])])
+        written = raw.execute("SELECT public.record_transaction_metrics(%s::jsonb)",
+                              [json.dumps(batch)]).fetchone()
+    assert written == (4,)
+    stored = raw.execute("SELECT campaign_id FROM campaigndb.transaction_metrics"
+                         " WHERE operation_name = %s ORDER BY campaign_id NULLS LAST",
+                         [op]).fetchall()
+    # its own campaign kept; another workspace's (bound session), an unknown one and none: NULL
+    assert stored == [(campaign,), (None,), (None,), (None,)]
+    for bad, code in (('{"not": "an array"}', "22023"),
+                      (json.dumps([batch[0]] * 10_001), "54000")):
+        with pytest.raises(psycopg.Error) as refused:
+            raw.execute("SELECT public.record_transaction_metrics(%s::jsonb)", [bad])
+        assert refused.value.sqlstate == code
