@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "7300da98425fdd9eef4f76e3a0a16f9833ab0018d697176d59baa6fcd813743a"
+UPGRADE_SHA256 = "8425085af98f0127801d4a19c21f83247ca34969edbb2119a62d812df58e751c"
 DOWNGRADE_SHA256 = "84b22cd6edb9d520e57e2d3164f5d312fe44ddc6e63ed41ac5c5e603a0c21a4a"
 
 
