@@ -18,8 +18,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "8425085af98f0127801d4a19c21f83247ca34969edbb2119a62d812df58e751c"
-DOWNGRADE_SHA256 = "84b22cd6edb9d520e57e2d3164f5d312fe44ddc6e63ed41ac5c5e603a0c21a4a"
+UPGRADE_SHA256 = "24786ed7f050e676ebce37adf9705fba85c7265ac5bc80f23e51dbbb9048247d"
+DOWNGRADE_SHA256 = "7e3ba248b2aa8e95e0c9c3694cb3a7662c649894d1317e682f5666e7f46b4725"
 
 
 def upgrade() -> None:

@@ -42,7 +42,6 @@ DECLARE
     v_written       integer;
     v_result        jsonb;
     v_log_id        bigint;
-    v_prior         campaigndb.collection_log%ROWTYPE;
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
@@ -62,7 +61,7 @@ BEGIN
     v_hash := md5(jsonb_build_array('aggregate_monthly_kpis', v_month, p_campaign_id)::text);
 
     IF p_idempotency_key IS NOT NULL THEN
-        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
+        PERFORM FROM campaigndb.collection_log AS l
          WHERE l.idempotency_key = p_idempotency_key;
         IF FOUND THEN
             RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
@@ -137,25 +136,8 @@ EXCEPTION
     WHEN transaction_rollback THEN
         RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
     WHEN SQLSTATE 'CD001' THEN
-        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
-         WHERE l.idempotency_key = p_idempotency_key;
-        IF v_bound IS NOT NULL AND v_prior.workspace_id IS DISTINCT FROM v_bound THEN
-            -- another workspace's call (or one that spanned workspaces): not ours to answer
-            RETURN campaigndb.envelope_error(
-                '42501', 'idempotency key belongs to another workspace than the one this'
-                         ' session is bound to',
-                p_hint => 'campaigndb.workspace_id limits this session to one workspace');
-        END IF;
-        IF v_prior.job = 'aggregate_monthly_kpis' AND v_prior.request_hash = v_hash THEN
-            RETURN campaigndb.envelope_ok(v_prior.result || jsonb_build_object(
-                'collection_log_id', v_prior.id, 'replayed', true));
-        END IF;
-        RETURN campaigndb.envelope_error(
-            '23505',
-            format('idempotency key %s was already used with different parameters',
-                   quote_literal(p_idempotency_key)),
-            p_hint => 'generate a new key for a new run; reuse a key only to retry the same call',
-            p_constraint => 'collection_log_idempotency_key_key');
+        -- internal signal from above: the key is on a collection_log row already
+        RETURN campaigndb.collection_log_replay(p_idempotency_key, 'aggregate_monthly_kpis', v_hash, 'run');
     WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT,

@@ -2,6 +2,7 @@
 DELETE FROM campaigndb.error_codes WHERE sqlstate = '54001';
 DROP FUNCTION IF EXISTS public.aggregate_monthly_kpis(date, uuid, text);
 DROP FUNCTION IF EXISTS public.upsert_daily_kpi_batch(jsonb, text, text);
+DROP FUNCTION IF EXISTS campaigndb.collection_log_replay(text, text, text, text);
 DROP FUNCTION IF EXISTS public.record_transaction_metric(varchar, uuid, integer, boolean, text,
                                                          integer, varchar, uuid);
 ALTER TABLE campaigndb.collection_log

@@ -180,6 +180,53 @@ $function$;
 REVOKE ALL ON FUNCTION public.record_transaction_metrics(jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.record_transaction_metrics(jsonb) TO campaigndb_app;
 
+-- source: sql/functions/collection_log_replay.sql
+-- campaigndb.collection_log_replay: the answer to a call whose idempotency key is already on
+-- a collection_log row (the reporting functions raise the internal SQLSTATE CD001 to reach
+-- it).  p_job and p_hash identify the call: the same job and request hash replay the first
+-- result (replayed: true); another workspace than the bound one answers 42501; anything
+-- else is the key reused with other parameters (23505).  p_what names the unit for the hint
+-- ('batch', 'run').  Runs inside the calling SECURITY DEFINER function, with its
+-- pinned search_path.
+CREATE OR REPLACE FUNCTION campaigndb.collection_log_replay(
+    p_key   text,
+    p_job   text,
+    p_hash  text,
+    p_what  text)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+AS $function$
+DECLARE
+    v_bound  uuid := campaigndb.bound_workspace_id();
+    v_prior  campaigndb.collection_log%ROWTYPE;
+BEGIN
+    SELECT * INTO v_prior FROM campaigndb.collection_log AS l
+     WHERE l.idempotency_key OPERATOR(pg_catalog.=) p_key;
+    IF v_bound IS NOT NULL AND v_prior.workspace_id IS DISTINCT FROM v_bound THEN
+        -- another workspace's call (or one that spanned workspaces): not ours to answer
+        RETURN campaigndb.envelope_error(
+            '42501', 'idempotency key belongs to another workspace than the one this'
+                     ' session is bound to',
+            p_hint => 'campaigndb.workspace_id limits this session to one workspace');
+    END IF;
+    IF v_prior.job OPERATOR(pg_catalog.=) p_job
+       AND v_prior.request_hash OPERATOR(pg_catalog.=) p_hash THEN
+        RETURN campaigndb.envelope_ok(v_prior.result OPERATOR(pg_catalog.||)
+            pg_catalog.jsonb_build_object('collection_log_id', v_prior.id, 'replayed', true));
+    END IF;
+    RETURN campaigndb.envelope_error(
+        '23505',
+        pg_catalog.format('idempotency key %s was already used with different parameters',
+                          pg_catalog.quote_literal(p_key)),
+        p_hint => pg_catalog.format('generate a new key for a new %s; reuse a key only to '
+                                    'retry the same call', p_what),
+        p_constraint => 'collection_log_idempotency_key_key');
+END
+$function$;
+
+REVOKE ALL ON FUNCTION campaigndb.collection_log_replay(text, text, text, text) FROM PUBLIC;
+
 -- source: sql/functions/upsert_daily_kpi_batch.sql
 -- upsert_daily_kpi_batch: save a batch of daily KPI rows and its collection_log row, in one
 -- transaction: either both are saved or neither is.
@@ -232,7 +279,6 @@ DECLARE
     v_last_date     date;
     v_result        jsonb;
     v_log_id        bigint;
-    v_prior         campaigndb.collection_log%ROWTYPE;
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
@@ -261,7 +307,7 @@ BEGIN
     IF p_idempotency_key IS NOT NULL THEN
         -- a replay is answered before any work (a concurrent twin is caught at the log
         -- insert below)
-        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
+        PERFORM FROM campaigndb.collection_log AS l
          WHERE l.idempotency_key = p_idempotency_key;
         IF FOUND THEN
             RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
@@ -469,25 +515,8 @@ EXCEPTION
     WHEN transaction_rollback THEN
         RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
     WHEN SQLSTATE 'CD001' THEN
-        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
-         WHERE l.idempotency_key = p_idempotency_key;
-        IF v_bound IS NOT NULL AND v_prior.workspace_id IS DISTINCT FROM v_bound THEN
-            -- another workspace's call (or one that spanned workspaces): not ours to answer
-            RETURN campaigndb.envelope_error(
-                '42501', 'idempotency key belongs to another workspace than the one this'
-                         ' session is bound to',
-                p_hint => 'campaigndb.workspace_id limits this session to one workspace');
-        END IF;
-        IF v_prior.job = 'upsert_daily_kpi_batch' AND v_prior.request_hash = v_hash THEN
-            RETURN campaigndb.envelope_ok(v_prior.result || jsonb_build_object(
-                'collection_log_id', v_prior.id, 'replayed', true));
-        END IF;
-        RETURN campaigndb.envelope_error(
-            '23505',
-            format('idempotency key %s was already used with different parameters',
-                   quote_literal(p_idempotency_key)),
-            p_hint => 'generate a new key for a new batch; reuse a key only to retry the same call',
-            p_constraint => 'collection_log_idempotency_key_key');
+        -- internal signal from above: the key is on a collection_log row already
+        RETURN campaigndb.collection_log_replay(p_idempotency_key, 'upsert_daily_kpi_batch', v_hash, 'batch');
     WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT,
@@ -545,7 +574,6 @@ DECLARE
     v_written       integer;
     v_result        jsonb;
     v_log_id        bigint;
-    v_prior         campaigndb.collection_log%ROWTYPE;
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
@@ -565,7 +593,7 @@ BEGIN
     v_hash := md5(jsonb_build_array('aggregate_monthly_kpis', v_month, p_campaign_id)::text);
 
     IF p_idempotency_key IS NOT NULL THEN
-        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
+        PERFORM FROM campaigndb.collection_log AS l
          WHERE l.idempotency_key = p_idempotency_key;
         IF FOUND THEN
             RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
@@ -640,25 +668,8 @@ EXCEPTION
     WHEN transaction_rollback THEN
         RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
     WHEN SQLSTATE 'CD001' THEN
-        SELECT * INTO v_prior FROM campaigndb.collection_log AS l
-         WHERE l.idempotency_key = p_idempotency_key;
-        IF v_bound IS NOT NULL AND v_prior.workspace_id IS DISTINCT FROM v_bound THEN
-            -- another workspace's call (or one that spanned workspaces): not ours to answer
-            RETURN campaigndb.envelope_error(
-                '42501', 'idempotency key belongs to another workspace than the one this'
-                         ' session is bound to',
-                p_hint => 'campaigndb.workspace_id limits this session to one workspace');
-        END IF;
-        IF v_prior.job = 'aggregate_monthly_kpis' AND v_prior.request_hash = v_hash THEN
-            RETURN campaigndb.envelope_ok(v_prior.result || jsonb_build_object(
-                'collection_log_id', v_prior.id, 'replayed', true));
-        END IF;
-        RETURN campaigndb.envelope_error(
-            '23505',
-            format('idempotency key %s was already used with different parameters',
-                   quote_literal(p_idempotency_key)),
-            p_hint => 'generate a new key for a new run; reuse a key only to retry the same call',
-            p_constraint => 'collection_log_idempotency_key_key');
+        -- internal signal from above: the key is on a collection_log row already
+        RETURN campaigndb.collection_log_replay(p_idempotency_key, 'aggregate_monthly_kpis', v_hash, 'run');
     WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
             v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT,
