@@ -109,6 +109,13 @@ def _parse_value(raw: str) -> Any:
         return raw
 
 
+def _print_envelope(envelope: Any, as_json: bool) -> None:
+    from campaigndb.pool import json_dumps
+
+    print(json_dumps(envelope) if as_json else json.dumps(
+        json.loads(json_dumps(envelope)), indent=2))
+
+
 @app.command("call")
 def call(
     function: str,
@@ -117,7 +124,6 @@ def call(
 ) -> None:
     """Call an API function through the client and print its envelope (exit 1 on failure)."""
     from campaigndb.client import Client
-    from campaigndb.pool import json_dumps
 
     kwargs: dict[str, Any] = {}
     for item in params or []:
@@ -127,8 +133,7 @@ def call(
         kwargs[key if key.startswith("p_") else f"p_{key}"] = _parse_value(value)
     with Client(pool_min_size=0, pool_max_size=1) as client:
         envelope = client.call(function, **kwargs)
-    print(json_dumps(envelope) if as_json else json.dumps(
-        json.loads(json_dumps(envelope)), indent=2))
+    _print_envelope(envelope, as_json)
     if not envelope.get("success"):
         raise typer.Exit(1)
 
@@ -167,13 +172,6 @@ def health(
 
 
 # -- kpi ------------------------------------------------------------------------
-def _print_envelope(envelope: Any, as_json: bool) -> None:
-    from campaigndb.pool import json_dumps
-
-    print(json_dumps(envelope) if as_json else json.dumps(
-        json.loads(json_dumps(envelope)), indent=2))
-
-
 @kpi_app.command("upsert")
 def kpi_upsert(
     file: Annotated[Path, typer.Argument(help="a .json (array of rows) or .csv file")],

@@ -76,3 +76,17 @@ def migrated_database(name: str) -> str:
 
 def unique_name(prefix: str) -> str:
     return f"{prefix}_{os.getpid()}"
+
+
+#: Per workflow of `%s` (a list of workflow ids): id, total_executions, the executions
+#: counted, their `campaign_execution_started` audit rows, their distinct execution numbers.
+#: CONTRACT.md section 2 holds when the four numbers agree.
+WORKFLOW_COUNTS_SQL = (
+    "SELECT w.id, w.total_executions,"
+    " (SELECT count(*) FROM campaigndb.n8n_campaign_executions e"
+    "   WHERE e.workspace_n8n_workflow_id = w.id),"
+    " (SELECT count(*) FROM campaigndb.workflow_deployment_history h"
+    "   WHERE h.workflow_id = w.id AND h.event_type = 'campaign_execution_started'),"
+    " (SELECT count(DISTINCT execution_number) FROM campaigndb.n8n_campaign_executions e"
+    "   WHERE e.workspace_n8n_workflow_id = w.id)"
+    " FROM campaigndb.workspace_n8n_workflows w WHERE w.id = ANY(%s)")

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from campaigndb import Client
+from campaigndb.testing import WORKFLOW_COUNTS_SQL
 
 pytestmark = pytest.mark.concurrency
 
@@ -48,14 +49,7 @@ def test_thousand_executions_all_succeed_and_add_up(
     assert failures == []
     assert len(started) == len(set(started)) == threads * per_thread
     rows = raw.execute(
-        "SELECT w.id, w.total_executions,"
-        " (SELECT count(*) FROM campaigndb.n8n_campaign_executions e"
-        "   WHERE e.workspace_n8n_workflow_id = w.id),"
-        " (SELECT count(*) FROM campaigndb.workflow_deployment_history h"
-        "   WHERE h.workflow_id = w.id AND h.event_type = 'campaign_execution_started'),"
-        " (SELECT count(DISTINCT execution_number) FROM campaigndb.n8n_campaign_executions e"
-        "   WHERE e.workspace_n8n_workflow_id = w.id)"
-        " FROM campaigndb.workspace_n8n_workflows w WHERE w.id = ANY(%s)", [flows]).fetchall()
+        WORKFLOW_COUNTS_SQL, [flows]).fetchall()
     assert sum(r[1] for r in rows) == threads * per_thread
     for _, total, executions, audits, numbers in rows:
         assert total == executions == audits == numbers  # 1..n, each number once

@@ -25,6 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 from campaigndb import AsyncClient, Client
 from campaigndb.pgbouncer import PgBouncer
 from campaigndb.queries import HOT_ROW_LOCK_NAMESPACE
+from campaigndb.testing import WORKFLOW_COUNTS_SQL
 
 pytestmark = pytest.mark.concurrency
 
@@ -149,15 +150,7 @@ def test_thousand_launches_through_pgbouncer_all_succeed_and_add_up(
 
     with psycopg.connect(direct_dsn, autocommit=True) as raw:
         rows = raw.execute(
-            "SELECT w.id, w.total_executions,"
-            " (SELECT count(*) FROM campaigndb.n8n_campaign_executions e"
-            "   WHERE e.workspace_n8n_workflow_id = w.id),"
-            " (SELECT count(*) FROM campaigndb.workflow_deployment_history h"
-            "   WHERE h.workflow_id = w.id AND h.event_type = 'campaign_execution_started'),"
-            " (SELECT count(DISTINCT execution_number) FROM campaigndb.n8n_campaign_executions e"
-            "   WHERE e.workspace_n8n_workflow_id = w.id)"
-            " FROM campaigndb.workspace_n8n_workflows w WHERE w.id = ANY(%s)",
-            [flows]).fetchall()
+            WORKFLOW_COUNTS_SQL, [flows]).fetchall()
         stored = raw.execute(
             "SELECT count(*), count(*) FILTER (WHERE id = ANY(%s::uuid[]))"
             " FROM campaigndb.n8n_campaign_executions WHERE workspace_id = %s",
