@@ -19,11 +19,19 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
+
+from campaigndb.pool import json_dumps
 
 logger = logging.getLogger("campaigndb.metrics")
 
-FLUSH_SQL = "SELECT public.record_transaction_metrics(%s)"
+# One message, one round trip: the flush commits asynchronously (SET LOCAL, so that the
+# setting ends with the transaction, also behind PgBouncer).  A measurement is not a
+# caller's data: a server crash may lose the last wal_writer_delay (200 ms by default) of
+# them, as a client crash loses its buffer, and in exchange the flush never waits for a WAL
+# flush of its own while the calls it measures wait for theirs.
+FLUSH_SQL = ("BEGIN; SET LOCAL synchronous_commit = off; "
+             "SELECT public.record_transaction_metrics(%s::jsonb); COMMIT")
+FLUSH_RESULT = 2  # the SELECT's result among the message's four
 
 
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
@@ -90,8 +98,7 @@ class MetricsRecorder:
                 try:
                     if self._conn is None or self._conn.closed:
                         self._conn = self._connect()
-                    row = self._conn.execute(FLUSH_SQL, [Jsonb(batch)]).fetchone()
-                    written += int(row[0]) if row else 0
+                    written += self._write(self._conn, batch)
                 except Exception:  # noqa: BLE001 - metrics must never break the caller
                     if self._conn is not None:
                         self._conn.close()
@@ -103,6 +110,17 @@ class MetricsRecorder:
                     break
         self.recorded += written
         return written
+
+    @staticmethod
+    def _write(conn: psycopg.Connection[Any], batch: list[dict[str, Any]]) -> int:
+        """One batch in one message (a failure leaves the message's transaction open: the
+        caller closes the connection)."""
+        with psycopg.ClientCursor(conn) as cursor:
+            cursor.execute(FLUSH_SQL, [json_dumps(batch)])
+            for _ in range(FLUSH_RESULT):
+                cursor.nextset()
+            row = cursor.fetchone()
+        return int(row[0]) if row else 0
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -155,3 +155,94 @@ def test_record_transaction_metrics_keeps_known_campaigns_only(
         with pytest.raises(psycopg.Error) as refused:
             raw.execute("SELECT public.record_transaction_metrics(%s::jsonb)", [bad])
         assert refused.value.sqlstate == code
+
+
+def test_record_transaction_metrics_ids_are_unique_time_ordered_uuidv7(
+        raw: psycopg.Connection[Any]) -> None:
+    """One clock read and one random draw per batch (revision 0006): the ids still carry the
+    UUIDv7 layout, ascend in the batch's order and never repeat, also across batches written
+    in the same millisecond."""
+    op = f"ids-{uuid.uuid4().hex[:8]}"
+    batch = [{"operation_name": op, "duration_ms": i, "success": True} for i in range(2_000)]
+    now_ms = raw.execute("SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+                         ).fetchone()
+    with raw.transaction():  # two batches, one transaction: as close together as they come
+        for _ in range(2):
+            written = raw.execute("SELECT public.record_transaction_metrics(%s::jsonb)",
+                                  [json.dumps(batch)]).fetchone()
+            assert written == (2_000,)
+    rows = raw.execute(
+        "SELECT id::text, duration_ms,"
+        "       ('x' || replace(left(id::text, 13), '-', ''))::bit(48)::bigint"
+        "  FROM campaigndb.transaction_metrics WHERE operation_name = %s ORDER BY id",
+        [op]).fetchall()
+    assert now_ms is not None and len(rows) == 4_000
+    assert len({id_ for id_, _, _ in rows}) == 4_000
+    assert all(id_[14] == "7" and id_[19] in "89ab" for id_, _, _ in rows)  # version, variant
+    # the id's 48-bit prefix is the Unix millisecond of the flush
+    assert all(0 <= ms - now_ms[0] < 60_000 for _, _, ms in rows)
+    # each batch shares its first 23 characters (clock and random bits) and, in id order,
+    # its rows come in the order they were sent
+    by_batch: dict[str, list[int]] = {}
+    for id_, duration, _ in rows:
+        by_batch.setdefault(id_[:23], []).append(duration)
+    assert list(by_batch.values()) == [list(range(2_000))] * 2
+
+
+def test_the_recorder_flush_commits_asynchronously_and_leaves_no_session_state(
+        dsn: str, raw: psycopg.Connection[Any]) -> None:
+    """The flush is one message, BEGIN; SET LOCAL synchronous_commit = off; SELECT; COMMIT:
+    its rows are committed when it returns, and the connection is back to its defaults."""
+    op = f"flush-{uuid.uuid4().hex[:8]}"
+    with Client(dsn, record_metrics=True, metrics_flush_interval_s=3600) as db:
+        recorder = db.recorder
+        assert recorder is not None
+        for i in range(3):
+            recorder.record(op, duration_ms=i, success=True)
+        assert recorder.flush() == 3
+        conn = recorder._conn
+        assert conn is not None
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        setting = conn.execute("SHOW synchronous_commit").fetchone()
+        assert setting == (raw.execute("SHOW synchronous_commit").fetchone() or ("",))
+        assert setting != ("off",)
+        stored = raw.execute("SELECT count(*) FROM campaigndb.transaction_metrics"
+                             " WHERE operation_name = %s", [op]).fetchone()
+        assert stored == (3,)
+
+
+def test_a_failed_flush_is_counted_and_the_next_one_reconnects(
+        dsn: str, raw: psycopg.Connection[Any]) -> None:
+    """A flush the server refuses (a trigger raising, as a full disk or a bug would) drops
+    that batch, counted, rolls back all of it, and the next flush works on a new
+    connection."""
+    op = f"refused-{uuid.uuid4().hex[:8]}"
+    raw.execute("""
+        CREATE FUNCTION campaigndb.test_refuse_metrics() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.duration_ms = 13 THEN
+                RAISE EXCEPTION 'injected failure' USING ERRCODE = 'XX000';
+            END IF;
+            RETURN NEW;
+        END $$""")
+    raw.execute("CREATE TRIGGER test_refuse_metrics BEFORE INSERT ON campaigndb.transaction_metrics"
+                " FOR EACH ROW EXECUTE FUNCTION campaigndb.test_refuse_metrics()")
+    try:
+        with Client(dsn, record_metrics=True, metrics_flush_interval_s=3600) as db:
+            recorder = db.recorder
+            assert recorder is not None
+            for duration in (12, 13, 14):
+                recorder.record(op, duration_ms=duration, success=True)
+            assert recorder.flush() == 0
+            assert (recorder.failed_flushes, recorder.dropped) == (1, 3)
+            assert recorder._conn is None  # closed: its transaction was left open
+            recorder.record(op, duration_ms=15, success=True)
+            assert recorder.flush() == 1
+            assert recorder._conn is not None
+            assert recorder._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        raw.execute("DROP TRIGGER test_refuse_metrics ON campaigndb.transaction_metrics")
+        raw.execute("DROP FUNCTION campaigndb.test_refuse_metrics()")
+    stored = raw.execute("SELECT duration_ms FROM campaigndb.transaction_metrics"
+                         " WHERE operation_name = %s", [op]).fetchall()
+    assert stored == [(15,)]
