@@ -33,6 +33,10 @@ FLUSH_SQL = ("BEGIN; SET LOCAL synchronous_commit = off; "
              "SELECT public.record_transaction_metrics(%s::jsonb); COMMIT")
 FLUSH_RESULT = 2  # the SELECT's result among the message's four
 
+# (operation_name, campaign_id, duration_ms, success, error_message, retry_count,
+#  isolation_level, created_at as epoch seconds): record_transaction_metrics' array form
+Measurement = tuple[str, str | None, int, bool, str | None, int, str | None, float]
+
 
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 
@@ -60,7 +64,7 @@ class MetricsRecorder:
         self._conn: psycopg.Connection[Any] | None = None
         self._interval = flush_interval_s
         self._batch_size = batch_size
-        self._buffer: collections.deque[dict[str, Any]] = collections.deque(maxlen=max_buffer)
+        self._buffer: collections.deque[Measurement] = collections.deque(maxlen=max_buffer)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -77,13 +81,14 @@ class MetricsRecorder:
         """Queue one measurement (no I/O here)."""
         if len(self._buffer) == self._buffer.maxlen:
             self.dropped += 1
-        self._buffer.append({
-            "operation_name": operation[:255], "campaign_id": campaign_id,
-            "duration_ms": max(0, round(duration_ms)), "success": success,
-            "error_message": error_message, "retry_count": retry_count,
-            "isolation_level": isolation_level,
-            "created_at": time.time(),  # epoch seconds: cheaper than formatting a date
-        })
+        if error_message is not None and "\x00" in error_message:
+            # jsonb refuses \u0000, and one such message would fail its whole flush
+            error_message = error_message.replace("\x00", "\ufffd")
+        # a tuple in record_transaction_metrics' positional form: cheaper to build than a
+        # dict here, half the JSON of objects, and less server time per flush
+        self._buffer.append((operation[:255], campaign_id, max(0, round(duration_ms)), success,
+                             error_message, retry_count, isolation_level,
+                             time.time()))  # epoch seconds: cheaper than formatting a date
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
 
@@ -92,7 +97,7 @@ class MetricsRecorder:
         written = 0
         with self._lock:
             while self._buffer:
-                batch: list[dict[str, Any]] = []
+                batch: list[Measurement] = []
                 while self._buffer and len(batch) < 10_000:
                     batch.append(self._buffer.popleft())
                 try:
@@ -112,7 +117,7 @@ class MetricsRecorder:
         return written
 
     @staticmethod
-    def _write(conn: psycopg.Connection[Any], batch: list[dict[str, Any]]) -> int:
+    def _write(conn: psycopg.Connection[Any], batch: list[Measurement]) -> int:
         """One batch in one message (a failure leaves the message's transaction open: the
         caller closes the connection)."""
         with psycopg.ClientCursor(conn) as cursor:

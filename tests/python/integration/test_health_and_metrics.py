@@ -246,3 +246,73 @@ def test_a_failed_flush_is_counted_and_the_next_one_reconnects(
     stored = raw.execute("SELECT duration_ms FROM campaigndb.transaction_metrics"
                          " WHERE operation_name = %s", [op]).fetchall()
     assert stored == [(15,)]
+
+
+def test_record_transaction_metrics_takes_arrays_as_objects(
+        client: Client, campaign: uuid.UUID, raw: psycopg.Connection[Any]) -> None:
+    """The positional form the recorder sends stores what the object form stores; trailing
+    values may be left out."""
+    op = f"arrays-{uuid.uuid4().hex[:8]}"
+    as_arrays = [[op, str(campaign), 7, True, None, 2, "SERIALIZABLE", 1_700_000_000.25],
+                 [op, str(uuid.uuid4()), -3, False, "it failed", None, None, None],
+                 [op, None, 1, True]]
+    as_objects = [dict(zip(("operation_name", "campaign_id", "duration_ms", "success",
+                            "error_message", "retry_count", "isolation_level", "created_at"),
+                           element, strict=False)) for element in as_arrays]
+    stored = []
+    for batch in (as_arrays, as_objects):
+        written = raw.execute("SELECT public.record_transaction_metrics(%s::jsonb)",
+                              [json.dumps(batch)]).fetchone()
+        assert written == (3,)
+        stored.append(raw.execute(
+            "SELECT operation_name, campaign_id, duration_ms, success, error_message,"
+            "       retry_count, isolation_level, created_at = to_timestamp(1700000000.25),"
+            "       created_at > now() - interval '1 minute'"
+            "  FROM campaigndb.transaction_metrics WHERE operation_name = %s"
+            " ORDER BY id DESC LIMIT 3", [op]).fetchall()[::-1])
+    assert stored[0] == stored[1] == [
+        (op, campaign, 7, True, None, 2, "SERIALIZABLE", True, False),
+        (op, None, 0, False, "it failed", 0, None, False, True),  # unknown campaign: none
+        (op, None, 1, True, None, 0, None, False, True),
+    ]
+
+
+@pytest.mark.parametrize(("batch", "code", "says"), [
+    ([["op", None, 1, True], {"operation_name": "op", "duration_ms": 1, "success": True}],
+     "22023", "element 1 is not an array"),
+    ([{"operation_name": "op", "duration_ms": 1, "success": True}, ["op", None, 1, True]],
+     "22023", "element 1 is not an object"),
+    ([["op", None, 1]], "22023", "element 0 is not an array of 4 to 8"),
+    ([["op", None, 1, True, None, 0, None, 1.0, "extra"]], "22023", "element 0"),
+    ([["op", None, 1, True], 5], "22023", "element 1"),
+    ([["op", "not-a-uuid", 1, True]], "22P02", "uuid"),
+    ([["op", None, "soon", True]], "22P02", "integer"),
+    ([["op", None, 1, None]], "23502", "success"),
+    ([[None, None, 1, True]], "23502", "operation_name"),
+])
+def test_record_transaction_metrics_refuses_a_malformed_batch_whole(
+        raw: psycopg.Connection[Any], batch: list[Any], code: str, says: str) -> None:
+    before = raw.execute("SELECT count(*) FROM campaigndb.transaction_metrics").fetchone()
+    good = ["op", None, 1, True] if isinstance(batch[0], list) else {
+        "operation_name": "op", "duration_ms": 1, "success": True}
+    with pytest.raises(psycopg.Error) as refused:
+        raw.execute("SELECT public.record_transaction_metrics(%s::jsonb)",
+                    [json.dumps([good, *batch] if code != "22023" else batch)])
+    assert refused.value.sqlstate == code
+    assert says in str(refused.value)
+    after = raw.execute("SELECT count(*) FROM campaigndb.transaction_metrics").fetchone()
+    assert after == before
+
+
+def test_the_recorder_keeps_a_message_with_a_nul(dsn: str, raw: psycopg.Connection[Any]) -> None:
+    """jsonb refuses \\u0000: one such error message used to fail its whole flush."""
+    op = f"nul-{uuid.uuid4().hex[:8]}"
+    with Client(dsn, record_metrics=True, metrics_flush_interval_s=3600) as db:
+        recorder = db.recorder
+        assert recorder is not None
+        recorder.record(op, duration_ms=1, success=False, error_message="before\x00after")
+        recorder.record(op, duration_ms=2, success=True)
+        assert recorder.flush() == 2 and recorder.failed_flushes == 0
+    stored = raw.execute("SELECT error_message FROM campaigndb.transaction_metrics"
+                         " WHERE operation_name = %s ORDER BY duration_ms", [op]).fetchall()
+    assert stored == [("before\ufffdafter",), (None,)]
