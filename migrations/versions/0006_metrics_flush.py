@@ -1,6 +1,7 @@
 """Metrics flush: record_transaction_metrics also takes its elements as arrays (the form the
 client's recorder now sends: half the JSON, no key lookups), and draws one random value and
-reads the clock once per batch instead of once per row for its time-ordered ids.
+reads the clock once per batch instead of once per row for its time-ordered ids; a BRIN index
+on transaction_metrics.created_at replaces the b-tree on (operation_name, created_at DESC).
 
 Revision ID: 0006_metrics_flush
 Revises: 0005_reporting
@@ -19,8 +20,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "8823018b87a72139b575dbcce11e1caeaa33b8287fa293915faf9e7d9aa3240f"
-DOWNGRADE_SHA256 = "883364669db8b3a56fc38206e12b3bb649dcab14b1572aff016ebd11a36c550e"
+UPGRADE_SHA256 = "41932c8cf3b43493bd95e3c4330f787451d2fb229c87fe8850d070e8185e0623"
+DOWNGRADE_SHA256 = "f5304e12b45929223b6cefd7c876e76010bcad6fe1d1bf5c9bee399367e75447"
 
 
 def upgrade() -> None:

@@ -1,4 +1,7 @@
 -- Restore what revision 0006_metrics_flush replaced.
+DROP INDEX IF EXISTS campaigndb.transaction_metrics_created_at_idx;
+CREATE INDEX IF NOT EXISTS transaction_metrics_operation_idx
+    ON campaigndb.transaction_metrics (operation_name, created_at DESC);
 
 -- record_transaction_metrics as revision 0005_reporting created it
 -- record_transaction_metrics: many measurements in one INSERT (the client's background
