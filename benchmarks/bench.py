@@ -26,8 +26,9 @@ and as the one-row UPDATE floor at the same concurrency, each run checked for th
 invariants (counter = rows = committed calls, one audit row each, execution_number 1..n).
 
 Transaction-metrics recording (bench_metrics.py): `track_campaign_cost` from 10 threads on 10
-campaigns through a new `Client` per run, metrics off, on, on, off in each repeat, their throughput ratio against the goal (on ≥ 0.95 × off), and one
-transaction_metrics row per call checked after every run with metrics on.
+campaigns through a new `Client` per run, metrics off, on, on, off in each repeat, their
+throughput ratio against the goal (on ≥ 0.95 × off), and one transaction_metrics row per call
+checked after every run with metrics on.
 
 Every write function (bench_functions.py): one call of each, the size the seeds name, through
 the client against the same writes as raw SQL statements in one transaction (one round trip
