@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "41932c8cf3b43493bd95e3c4330f787451d2fb229c87fe8850d070e8185e0623"
+UPGRADE_SHA256 = "0e4d82e2db1b0ee964d0b844adbc3444070de7afcc856f5a5d91beca5ad9857f"
 DOWNGRADE_SHA256 = "f5304e12b45929223b6cefd7c876e76010bcad6fe1d1bf5c9bee399367e75447"
 
 

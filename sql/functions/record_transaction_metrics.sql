@@ -82,8 +82,7 @@ BEGIN
            (id, operation_name, campaign_id, duration_ms, success, error_message, retry_count,
             isolation_level, created_at)
     SELECT (v_head || lpad(to_hex(v_start + m.n), 12, '0'))::uuid,
-           m.operation_name, CASE WHEN m.campaign_id::uuid = ANY (v_known)
-                                  THEN m.campaign_id::uuid END,
+           m.operation_name, CASE WHEN m.campaign_id = ANY (v_known) THEN m.campaign_id END,
            GREATEST(m.duration_ms::integer, 0), m.success::boolean,
            left(m.error_message, 10000), GREATEST(COALESCE(m.retry_count::integer, 0), 0),
            m.isolation_level, COALESCE(to_timestamp(m.created_at::double precision), now())
@@ -92,8 +91,8 @@ BEGIN
                SELECT e.n,
                       CASE WHEN v_form = 'array' THEN e.value ->> 0
                            ELSE e.value ->> 'operation_name' END AS operation_name,
-                      CASE WHEN v_form = 'array' THEN e.value ->> 1
-                           ELSE e.value ->> 'campaign_id' END AS campaign_id,
+                      (CASE WHEN v_form = 'array' THEN e.value ->> 1
+                            ELSE e.value ->> 'campaign_id' END)::uuid AS campaign_id,
                       CASE WHEN v_form = 'array' THEN e.value ->> 2
                            ELSE e.value ->> 'duration_ms' END AS duration_ms,
                       CASE WHEN v_form = 'array' THEN e.value ->> 3

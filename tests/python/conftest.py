@@ -159,3 +159,33 @@ def campaign(client: Client, workspace: uuid.UUID) -> uuid.UUID:
     return client.create_campaign_with_coverage(
         {"workspace_id": workspace, "name": "test campaign"}, ["10001", "10002"]
     ).campaign_id
+
+
+@pytest.fixture()
+def failing_trigger(raw: psycopg.Connection[Any]) -> Iterator[Any]:
+    """Install a trigger that raises on a table's Nth insert of a statement (as a disk, a
+    constraint or a bug would, part-way through a run)."""
+    installed: list[str] = []
+
+    def install(table: str, after_rows: int) -> None:
+        raw.execute(f"""
+            CREATE OR REPLACE FUNCTION campaigndb.test_fail_part_way() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            DECLARE v_n integer := COALESCE(
+                NULLIF(current_setting('campaigndb.test_rows', true), ''), '0')::integer + 1;
+            BEGIN
+                PERFORM set_config('campaigndb.test_rows', v_n::text, true);
+                IF v_n > {after_rows} THEN
+                    RAISE EXCEPTION 'injected failure after % rows', v_n - 1
+                          USING ERRCODE = 'XX000';
+                END IF;
+                RETURN NEW;
+            END $$""")
+        raw.execute(f"CREATE TRIGGER test_fail_part_way BEFORE INSERT ON campaigndb.{table}"
+                    " FOR EACH ROW EXECUTE FUNCTION campaigndb.test_fail_part_way()")
+        installed.append(table)
+
+    yield install
+    for table in installed:
+        raw.execute(f"DROP TRIGGER IF EXISTS test_fail_part_way ON campaigndb.{table}")
+    raw.execute("DROP FUNCTION IF EXISTS campaigndb.test_fail_part_way()")

@@ -212,37 +212,24 @@ def test_the_recorder_flush_commits_asynchronously_and_leaves_no_session_state(
 
 
 def test_a_failed_flush_is_counted_and_the_next_one_reconnects(
-        dsn: str, raw: psycopg.Connection[Any]) -> None:
-    """A flush the server refuses (a trigger raising, as a full disk or a bug would) drops
-    that batch, counted, rolls back all of it, and the next flush works on a new
-    connection."""
+        dsn: str, raw: psycopg.Connection[Any], failing_trigger: Any) -> None:
+    """A flush the server refuses (a trigger raising part-way, as a full disk or a bug
+    would) drops that batch, counted, rolls back all of it, and the next flush works on a
+    new connection."""
     op = f"refused-{uuid.uuid4().hex[:8]}"
-    raw.execute("""
-        CREATE FUNCTION campaigndb.test_refuse_metrics() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF NEW.duration_ms = 13 THEN
-                RAISE EXCEPTION 'injected failure' USING ERRCODE = 'XX000';
-            END IF;
-            RETURN NEW;
-        END $$""")
-    raw.execute("CREATE TRIGGER test_refuse_metrics BEFORE INSERT ON campaigndb.transaction_metrics"
-                " FOR EACH ROW EXECUTE FUNCTION campaigndb.test_refuse_metrics()")
-    try:
-        with Client(dsn, record_metrics=True, metrics_flush_interval_s=3600) as db:
-            recorder = db.recorder
-            assert recorder is not None
-            for duration in (12, 13, 14):
-                recorder.record(op, duration_ms=duration, success=True)
-            assert recorder.flush() == 0
-            assert (recorder.failed_flushes, recorder.dropped) == (1, 3)
-            assert recorder._conn is None  # closed: its transaction was left open
-            recorder.record(op, duration_ms=15, success=True)
-            assert recorder.flush() == 1
-            assert recorder._conn is not None
-            assert recorder._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-    finally:
-        raw.execute("DROP TRIGGER test_refuse_metrics ON campaigndb.transaction_metrics")
-        raw.execute("DROP FUNCTION campaigndb.test_refuse_metrics()")
+    failing_trigger("transaction_metrics", after_rows=1)  # a flush's 2nd row fails
+    with Client(dsn, record_metrics=True, metrics_flush_interval_s=3600) as db:
+        recorder = db.recorder
+        assert recorder is not None
+        for duration in (12, 13, 14):
+            recorder.record(op, duration_ms=duration, success=True)
+        assert recorder.flush() == 0
+        assert (recorder.failed_flushes, recorder.dropped) == (1, 3)
+        assert recorder._conn is None  # closed: its transaction was left open
+        recorder.record(op, duration_ms=15, success=True)
+        assert recorder.flush() == 1
+        assert recorder._conn is not None
+        assert recorder._conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     stored = raw.execute("SELECT duration_ms FROM campaigndb.transaction_metrics"
                          " WHERE operation_name = %s", [op]).fetchall()
     assert stored == [(15,)]
