@@ -54,8 +54,9 @@ def test_db_up_status_url_down(cluster: str) -> None:
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT current_database()").fetchone() == ("campaigndb",)
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert pid is not None
-    owner = pwd.getpwuid(os.stat(f"/proc/{pid[0]}").st_uid).pw_name
+        assert pid is not None
+        # read while the connection is open: its backend exits when it closes
+        owner = pwd.getpwuid(os.stat(f"/proc/{pid[0]}").st_uid).pw_name
     assert owner != "root"  # PostgreSQL never runs as root: an unprivileged user is used
 
     status = runner.invoke(app, ["db", "status", "--name", cluster])
