@@ -1,6 +1,6 @@
 -- aggregate_monthly_kpis(p_month date, p_campaign_id uuid DEFAULT NULL,
 --                        p_idempotency_key text DEFAULT NULL) -> jsonb
--- CONTRACT.md section 3 (Reporting): returns summaries_written and collection_log_id (with
+-- docs/contract.md section 3 (Reporting): returns summaries_written and collection_log_id (with
 -- summaries_replaced, month, campaign_id, replayed).  Replaces one month's
 -- campaign_summaries (all campaigns, or one) with the totals of that month's daily_kpi_data
 -- and the ratios ctr, cpc, conversion_rate, roas (NULL when their divisor is 0, 6 decimals),

@@ -1,6 +1,6 @@
 -- upsert_daily_kpi_batch(p_rows jsonb, p_source text, p_idempotency_key text DEFAULT NULL)
 --   -> jsonb
--- CONTRACT.md section 3 (Reporting): returns upserted and collection_log_id (with inserted,
+-- docs/contract.md section 3 (Reporting): returns upserted and collection_log_id (with inserted,
 -- updated, unchanged, first_date, last_date, replayed).  Upsert on (campaign_id, kpi_date,
 -- platform): new key inserted, other figures updated, identical figures left alone; platform
 -- stored trimmed and lower-case, spend and revenue (numbers or numeric strings) to 4

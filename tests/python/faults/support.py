@@ -1,4 +1,4 @@
-"""Tools for the fault tests: the exact invariants of CONTRACT.md section 2, a PostgreSQL
+"""Tools for the fault tests: the exact invariants of docs/contract.md section 2, a PostgreSQL
 wire-protocol proxy that loses the reply to a COMMIT, a server of our own that may be
 restarted or crashed, and a ledger of what callers were told."""
 
@@ -62,7 +62,7 @@ class Ledger:
 
 
 def assert_invariants(conn: psycopg.Connection[Any], ledger: Ledger | None = None) -> None:
-    """CONTRACT.md section 2, exactly, over the whole database; with a ledger, also: what
+    """docs/contract.md section 2, exactly, over the whole database; with a ledger, also: what
     was applied is what the callers were told succeeded, no more and no less."""
     drift = conn.execute(
         "SELECT c.id, c.total_cost, COALESCE(k.total, 0) FROM campaigndb.campaigns c"
