@@ -14,7 +14,7 @@ import argparse
 import shlex
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,33 +46,28 @@ def markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
+def judged(values: list[float], ok: Callable[[float], bool] | None, every: bool = False,
+           per: str = "") -> list[str]:
+    """The "repeats meeting it" and "status" cells of a goal or a seed's expectation."""
+    if not values:
+        return ["–", "not measured"]
+    if ok is None:
+        return ["–", "– (no figure to meet)"]
+    hits = sum(1 for v in values if ok(v))
+    met = hits == len(values) if every else ok(Spread.of(values).median)
+    return [f"{hits}/{len(values)}{per}", "met" if met else "**not met**"]
+
+
 def goals_table(sections: Sequence[Section], res: Results) -> list[str]:
-    rows = []
-    for goal in (g for s in sections for g in s.goals):
-        values = goal.values(res)
-        if not values:
-            rows.append([goal.text, "not measured", "–", "not measured"])
-            continue
-        hits = sum(1 for v in values if goal.ok(v))
-        met = hits == len(values) if goal.every else goal.ok(Spread.of(values).median)
-        rows.append([goal.text, goal.shown(res) if goal.shown else
-                     Spread.of(values).fmt(goal.digits, goal.unit),
-                     f"{hits}/{len(values)}{goal.per}", "met" if met else "**not met**"])
+    rows = [[g.text, g.shown(res) if g.shown and g.values(res) else Spread.of(
+        g.values(res)).fmt(g.digits, g.unit), *judged(g.values(res), g.ok, g.every, g.per)]
+        for s in sections for g in s.goals]
     return markdown(["goal", "measured", "repeats meeting it", "status"], rows)
 
 
 def seeds_table(sections: Sequence[Section], res: Results) -> list[str]:
-    rows = []
-    for seed in (x for s in sections for x in s.seeds):
-        values = seed.values(res)
-        shown = Spread.of(values).fmt(seed.digits, seed.unit) if values else "not measured"
-        if not values or seed.ok is None:
-            rows.append([seed.seed, seed.expectation, seed.ours, shown, "–",
-                         "– (no figure to meet)" if values else "not measured"])
-            continue
-        hits = sum(1 for v in values if seed.ok(v))
-        rows.append([seed.seed, seed.expectation, seed.ours, shown, f"{hits}/{len(values)}",
-                     "met" if seed.ok(Spread.of(values).median) else "**not met**"])
+    rows = [[x.seed, x.expectation, x.ours, Spread.of(x.values(res)).fmt(x.digits, x.unit),
+             *judged(x.values(res), x.ok)] for s in sections for x in s.seeds]
     return markdown(["seed", "their expectation", "our measurement",
                      "measured (median [min–max] of repeats)", "repeats meeting it", "status"],
                     rows)

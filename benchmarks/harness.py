@@ -5,6 +5,8 @@ A `Section` declares what it measures (`measure`, one repeat), the tables its sc
 floor), its goals (`Goal`), the seeds' expectations it answers (`Seed`) and its comparisons
 (`Compare`).  bench.py runs every section's `measure` once per repeat and builds BENCHMARKS.md
 from the declarations alone.  docs/benchmarks.md says how to add a section.
+
+Over 350 lines on purpose: it is the one module a section imports (`import harness as h`).
 """
 
 from __future__ import annotations
@@ -184,10 +186,10 @@ def measure(threads: int, targets: Sequence[Any], calls: int, attempt: Attempt, 
     return run, ledger
 
 
-def interleave(ways: dict[str, Callable[[int], str]], calls: int, warmup: int = 0, *,
+def interleave(ways: dict[str, Callable[[int], object]], calls: int, warmup: int = 0, *,
                units: int = 1, turn: int = 0) -> dict[str, Run]:
     """Call i of every way, one after another, the order rotating with i (and `turn`); each
-    call timed alone; a way's call returns "" or what was wrong.  `units`: rows per call."""
+    call timed alone; what a call returns, when a non-empty str, is what was wrong."""
     names = list(ways)
     timings: dict[str, list[float]] = {name: [] for name in names}
     problems: dict[str, list[str]] = {name: [] for name in names}
@@ -198,7 +200,7 @@ def interleave(ways: dict[str, Callable[[int], str]], calls: int, warmup: int = 
             started = clock()
             problem = ways[name](i)
             elapsed = clock() - started
-            if problem:
+            if problem and isinstance(problem, str):
                 problems[name].append(f"{name} call {i}: {problem}")
             if i >= warmup:
                 timings[name].append(elapsed)
@@ -282,6 +284,24 @@ class Bench:
                      per_thread: int) -> None:
         """Untimed calls on other targets: every pooled connection has run the statements."""
         measure(threads, targets, threads * per_thread, attempt, seed=0)
+
+    def case(self, key: str, threads: int, targets: Sequence[Any], calls: int, attempt: Attempt,
+             seed: int, *, warm: Sequence[Any] = (), warm_calls: int = 0,
+             check: Callable[[Sequence[Any], Ledger], str] | None = None,
+             stats: Client | None = None, **options: Any) -> Run:
+        """Warm up on `warm` (untimed), measure, check the ledger, take the client's retries,
+        record."""
+        if warm:
+            measure(threads, warm, warm_calls or threads * 2, attempt, seed=0)
+        if stats is not None:
+            stats.stats.reset()
+        run, ledger = measure(threads, targets, calls, attempt, seed=seed, **options)
+        if stats is not None:
+            run.retries = stats.stats.total_retries()
+        if check is not None:
+            run.check = check(targets, ledger)
+        self.record(key, run)
+        return run
 
     # -- fixtures ------------------------------------------------------------------------------
     def workspace(self, label: str) -> str:

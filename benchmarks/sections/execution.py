@@ -17,7 +17,7 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from campaigndb import CampaignDBError, Client
-from sections.hot_row import retried
+from sections.hot_row import floor_case, retried
 
 TYPE = "email"
 LOAD_CALLS, THREADS, POOL, WORKFLOWS, LATENCY, WARMUP = 1000, 200, 20, 3, (1000, 300), 2
@@ -205,27 +205,14 @@ def raw_load(b: h.Bench, seed: int) -> None:
     b.record("exec_raw.load", run)
 
 
-def floor_load(b: h.Bench, seed: int) -> None:
-    with b.pool(POOL) as pool:
-        def update(row: Any, i: int, _: random.Random) -> tuple[bool, int]:
-            with pool.connection() as conn:
-                conn.execute(h.FLOOR_UPDATE, (h.value(i), row))
-            return True, 0
-
-        b.measure_warm(POOL, update, b.floor_rows(1), WARMUP)
-        rows = b.floor_rows(WORKFLOWS)
-        run, ledger = b.run(THREADS, rows, LOAD_CALLS, update, rotate=True, seed=seed,
-                            pids=b.backends(POOL))
-    run.check = b.check_floor(rows, ledger)
-    b.record("commit.load", run)
-
-
 def measure(b: h.Bench, r: int) -> None:
     one_caller(b, r)
     cases: list[Callable[[int], None]] = [
         lambda seed: client_load(b, "exec.load", seed, hot_row_lock="adaptive"),
         lambda seed: client_load(b, "exec_never.load", seed, hot_row_lock="never"),
-        lambda seed: raw_load(b, seed), lambda seed: floor_load(b, seed)]
+        lambda seed: raw_load(b, seed),
+        lambda seed: floor_case(b, "commit.load", THREADS, WORKFLOWS, LOAD_CALLS, seed, POOL,
+                                rotate=True, cpu=True)]
     turn = r % len(cases)  # the order rotates from repeat to repeat
     for run_case in cases[turn:] + cases[:turn]:
         run_case(r + 1)
@@ -268,8 +255,8 @@ SECTION = h.Section(
           "execution rows = committed calls, one audit row each, execution_number 1..n.",
     measure=measure,
     tables=[
-        h.Table([h.CALLS, h.Col("p50 ms", h.spread(lambda r: r.pct(50), 3)),
-               h.Col("p99 ms", h.spread(lambda r: r.pct(99), 3)), h.P50_X, h.P99_X, h.FLOOR,
+        h.Table([h.CALLS, h.P50,
+               h.P99, h.P50_X, h.P99_X, h.FLOOR,
                h.Col("invariant check", lambda c: h.checks(c.runs))], [
             h.Row("commit.1x1", "autocommit single-row UPDATE, one durable commit (floor)"),
             h.Row("exec.1x1", "`execute_campaign_atomically` through `Client` (REPEATABLE READ)",
@@ -277,8 +264,8 @@ SECTION = h.Section(
             h.Row("exec_fn.1x1", "the same transaction without the client: one message, bare "
                                "connection", "commit.1x1"),
         ], "One caller (sequential calls)"),
-        h.Table([h.TPS, h.TPS_X, h.Col("p50 ms", h.spread(lambda r: r.pct(50))),
-               h.Col("p99 ms", h.spread(lambda r: r.pct(99))), h.P99_X,
+        h.Table([h.TPS, h.TPS_X, h.P50,
+               h.P99, h.P99_X,
                h.Col("retries per call", h.spread(lambda r: r.retries / max(1, r.committed +
                                                                         r.failed), 3)),
                h.Col("retries by SQLSTATE (all repeats)", codes_cell("r:")),

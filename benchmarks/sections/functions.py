@@ -1,6 +1,8 @@
 """Every write function through the client against the same writes as raw SQL (a round trip
 per statement, and all in one pipeline: the floor), and `track_campaign_cost` latency at 1, 10
-and 100 concurrent callers (docs/benchmarks.md, "Every write function")."""
+and 100 concurrent callers (docs/benchmarks.md, "Every write function").  Over 350 lines on
+purpose: one declaration per write function (its client call, its raw statements, its check),
+in one place."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from campaigndb import CampaignDBError, Client
 from campaigndb.pool import json_dumps
-from sections.hot_row import SERVICE, cost_attempt, floor_attempt
+from sections.hot_row import SERVICE, client_case, cost_attempt, floor_case
 from sections.kpi import LOG, UPSERT, summary_differences, summary_insert
 
 WAYS = ("client", "raw", "pipe")
@@ -119,7 +121,7 @@ def j(value: Any) -> Jsonb:
 class Case:
     """One write function: its client call, the same writes as raw SQL, the check after."""
 
-    client: Callable[[int], str]  # call i through the client -> "" or what was wrong
+    client: Callable[[int], object]  # call i through the client -> what was wrong (a str)
     statements: Callable[[str, int], list[Statement]]  # (way, call i) -> the raw transaction
     check: Callable[[], str]  # after every call: the tables hold what the calls wrote
 
@@ -342,13 +344,10 @@ def complete_campaign_execution(k: Kit) -> Case:
 
 def record_transaction_metric(k: Kit) -> Case:
     campaign, operation = k.campaigns("metric")[0], f"bench_fn_s{k.seed}"
-
-    def call(i: int) -> str:
-        k.client.record_transaction_metric(operation, campaign, 10 + i % 50, True)
-        return ""
-
-    return Case(call, lambda w, i: [(SQL["metric"], (uuid.uuid4(), operation, 10 + i % 50,
-                                                     campaign), 1)],
+    return Case(lambda i: k.client.record_transaction_metric(operation, campaign, 10 + i % 50,
+                                                             True),
+                lambda w, i: [(SQL["metric"], (uuid.uuid4(), operation, 10 + i % 50, campaign),
+                               1)],
                 lambda: expect(k.count("SELECT count(*) FROM campaigndb.transaction_metrics"
                                        " WHERE campaign_id = %s AND operation_name = %s",
                                        campaign, operation), 3 * k.n, "metric rows"))
@@ -434,7 +433,7 @@ def every_function(b: h.Bench, r: int) -> None:
         for function, _, level, build in CASES:
             case = build(kit)
 
-            def through_client(i: int, case: Case = case) -> str:
+            def through_client(i: int, case: Case = case) -> object:
                 try:
                     return case.client(i)
                 except CampaignDBError as exc:
@@ -468,22 +467,9 @@ def concurrency(b: h.Bench, r: int) -> None:
                     conn.execute("SELECT 1").fetchone()
                 return True, 0
 
-            b.run(threads, [None], threads * 2, select1)
-            b.record(f"conc.select1.{shape}", b.run(threads, [None], calls, select1,
-                                                    seed=r + 1)[0])
-            b.measure_warm(threads, floor_attempt(pool), b.floor_rows(1), 2)
-            rows = b.floor_rows(threads)
-            run, ledger = b.run(threads, rows, calls, floor_attempt(pool), seed=r + 1)
-            run.check = b.check_floor(rows, ledger)
-            b.record(f"conc.commit.{shape}", run)
-        with b.client(size) as client:
-            b.measure_warm(threads, cost_attempt(client), b.campaigns(1, "warm"), 2)
-            targets = b.campaigns(threads, f"conc{shape} r{r}")
-            client.stats.reset()
-            run, ledger = b.run(threads, targets, calls, cost_attempt(client), seed=r + 1)
-            run.retries = client.stats.total_retries()
-            run.check = b.check_campaigns(targets, ledger)
-            b.record(f"conc.client.{shape}", run)
+            b.case(f"conc.select1.{shape}", threads, [None], calls, select1, r + 1, warm=[None])
+        floor_case(b, f"conc.commit.{shape}", threads, threads, calls, r + 1, size)
+        client_case(b, f"conc.client.{shape}", threads, threads, calls, r + 1, size=size)
 
 
 def measure(b: h.Bench, r: int) -> None:
@@ -525,9 +511,9 @@ SECTION = h.Section(
               [h.Row(f"fn.{f}.client", f"`{f}`", f"fn.{f}.pipe", (shape, LEVELS[level]))
                for f, shape, level, _ in CASES]),
         h.Table([h.fixed(0, "callers (pool)"), h.CALLS,
-                 h.Col("p50 ms", h.spread(lambda r: r.pct(50))),
+                 h.P50,
                h.Col("p95 ms", h.spread(lambda r: r.pct(95))),
-               h.Col("p99 ms", h.spread(lambda r: r.pct(99))), h.P50_X, h.P99_X, h.FLOOR,
+               h.P99, h.P50_X, h.P99_X, h.FLOOR,
                h.against("p50 ÷ `SELECT 1` p50 (same callers)",
                        lambda row: "conc.select1." + row.key.rsplit(".", 1)[1], digits=1),
                h.TPS, h.Col("retries", lambda c: f"{sum(r.retries for r in c.runs):,}"), h.FAILED,

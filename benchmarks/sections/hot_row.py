@@ -110,23 +110,18 @@ def raw_cost(pool: ConnectionPool, settings: Settings) -> h.Attempt:
 
 
 def client_case(b: h.Bench, key: str, threads: int, campaigns: int, calls: int, seed: int, *,
-                empty: bool = False, **options: Any) -> None:
+                empty: bool = False, size: int = 0, **options: Any) -> None:
     """`track_campaign_cost` from `threads` threads on `campaigns` new campaigns."""
     before = non_hot(b) if empty else 0
-    with b.client(min(threads, h.POOL_CAP), **options) as client:
-        attempt = cost_attempt(client)
-        b.measure_warm(threads, attempt, b.campaigns(1, "warm"), WARMUP)
+    with b.client(size or min(threads, h.POOL_CAP), **options) as client:
+        b.measure_warm(threads, cost_attempt(client), b.campaigns(1, "warm"), WARMUP)
         if empty:  # nearly empty tables: every workspace, campaign and cost row goes
             b.admin.execute("TRUNCATE campaigndb.workspaces, campaigndb.campaigns,"
                             " campaigndb.gmaps_api_costs CASCADE")
-        targets = b.campaigns(campaigns, f"{key} s{seed}")
-        client.stats.reset()
-        run, ledger = b.run(threads, targets, calls, attempt, seed=seed)
-        run.retries = client.stats.total_retries()
-    run.check = b.check_campaigns(targets, ledger)
+        run = b.case(key, threads, b.campaigns(campaigns, f"{key} s{seed}"), calls,
+                     cost_attempt(client), seed, check=b.check_campaigns, stats=client)
     if empty:  # counted once the client's backends have exited (and flushed their stats)
         run.extra["non_hot"] = non_hot(b) - before
-    b.record(key, run)
 
 
 def non_hot(b: h.Bench) -> int:
@@ -146,13 +141,9 @@ def measure(b: h.Bench, r: int) -> None:
             conn.execute(h.FLOOR_UPDATE, (h.value(i), row))
             return True, 0
 
-        b.run(1, [None], 200, select1)
-        b.record("select1", b.run(1, [None], b.n(LATENCY), select1, seed=seed)[0])
-        b.run(1, b.floor_rows(1), 200, update)
-        rows = b.floor_rows(1)
-        run, ledger = b.run(1, rows, b.n(LATENCY), update, seed=seed)
-        run.check = b.check_floor(rows, ledger)
-        b.record("commit.1x1", run)
+        b.case("select1", 1, [None], b.n(LATENCY), select1, seed, warm=[None], warm_calls=200)
+        b.case("commit.1x1", 1, b.floor_rows(1), b.n(LATENCY), update, seed,
+               warm=b.floor_rows(1), warm_calls=200, check=b.check_floor)
     with b.pool(1, prepare=True) as pool:
         raw_case(b, "raw.1x1", pool, 1, b.n(RAW_LATENCY), seed)
     client_case(b, "client.1x1", 1, 1, b.n(LATENCY), seed)
@@ -172,18 +163,10 @@ def measure(b: h.Bench, r: int) -> None:
             return True, 0
 
         for key, attempt in (("fn.1x1", by_hand), ("sql.1x1", plain)):
-            b.run(1, b.campaigns(1, "warm"), 200, attempt)
-            targets = b.campaigns(1, f"{key} r{r}")
-            run, ledger = b.run(1, targets, b.n(LATENCY), attempt, seed=seed)
-            run.check = b.check_campaigns(targets, ledger)
-            b.record(key, run)
+            b.case(key, 1, b.campaigns(1, f"{key} r{r}"), b.n(LATENCY), attempt, seed,
+                   warm=b.campaigns(1, "warm"), warm_calls=200, check=b.check_campaigns)
     for threads, count in ((10, 1), (100, 1), (10, 10)):
-        with b.pool(threads) as pool:
-            b.measure_warm(threads, floor_attempt(pool), b.floor_rows(count), WARMUP)
-            rows = b.floor_rows(count)
-            run, ledger = b.run(threads, rows, b.n(CONCURRENT), floor_attempt(pool), seed=seed)
-            run.check = b.check_floor(rows, ledger)
-            b.record(f"commit.{threads}x{count}", run)
+        floor_case(b, f"commit.{threads}x{count}", threads, count, b.n(CONCURRENT), seed)
     client_case(b, "client.10x1", 10, 1, b.n(CONCURRENT), seed)
     client_case(b, "client.100x1", 100, 1, b.n(CONCURRENT), seed)
     client_case(b, "client_rc.100x1", 100, 1, b.n(CONCURRENT), seed,
@@ -196,12 +179,18 @@ def measure(b: h.Bench, r: int) -> None:
 
 def raw_case(b: h.Bench, key: str, pool: ConnectionPool, threads: int, calls: int,
              seed: int) -> None:
-    attempt = raw_cost(pool, b.settings)
-    b.measure_warm(threads, attempt, b.campaigns(1, "warm"), WARMUP)
-    targets = b.campaigns(1, f"{key} s{seed}")
-    run, ledger = b.run(threads, targets, calls, attempt, seed=seed)
-    run.check = b.check_campaigns(targets, ledger)
-    b.record(key, run)
+    b.case(key, threads, b.campaigns(1, f"{key} s{seed}"), calls, raw_cost(pool, b.settings),
+           seed, warm=b.campaigns(1, "warm"), check=b.check_campaigns)
+
+
+def floor_case(b: h.Bench, key: str, threads: int, rows: int, calls: int, seed: int,
+               size: int = h.POOL_CAP, *, rotate: bool = False, cpu: bool = False) -> None:
+    """The one-row UPDATE from `threads` threads on `rows` rows, through a pool; with `cpu`,
+    the run's CPU time (the pool's backends: one pool is open at a time)."""
+    with b.pool(threads, cap=size) as pool:
+        b.case(key, threads, b.floor_rows(rows), calls, floor_attempt(pool), seed,
+               warm=b.floor_rows(1), check=b.check_floor, rotate=rotate,
+               pids=b.backends(min(threads, size)) if cpu else None)
 
 
 def tps(key: str) -> Callable[[dict[str, list[h.Run]]], list[float]]:

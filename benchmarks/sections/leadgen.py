@@ -10,24 +10,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import fixtures as fx
 import harness as h
 import psycopg
-from fixtures import (
-    COPY_BUSINESSES,
-    FIELDS,
-    OTHER,
-    RECORDSET,
-    WHOLE,
-    ZIP,
-    business,
-    businesses,
-    copy_businesses,
-    copy_coverage,
-    overlap_batch,
-    profile,
-    stage,
-    zip_codes,
-)
 from psycopg.types.json import Jsonb
 
 from campaigndb import BusinessRow, Client
@@ -36,8 +21,8 @@ from campaigndb.pool import json_dumps
 ROWS, SMALL_CALLS, SMALL_BATCH, SMALL_ZIPS = 10_000, (60, 25), 50, 100
 CAMPAIGN_ROWS, PAGE, DEEP, PAGE_CALLS, WARMUP, ROUNDS = 100_000, 100, 10_000, (60, 25), 6, (2, 1)
 JSON_INSERT = ("INSERT INTO campaigndb.gmaps_businesses (campaign_id, zip_code, "
-               + ", ".join(FIELDS) + ") SELECT %s, %s, " + ", ".join(f"r.{f}" for f in FIELDS)
-               + RECORDSET)
+               + ", ".join(fx.FIELDS) + ") SELECT %s, %s, " + ", ".join(f"r.{f}" for f in fx.FIELDS)
+               + fx.RECORDSET)
 COLUMNS = ("b.id, b.campaign_id, b.zip_code, b.place_id, b.name, b.address, b.city, b.state, "
            "b.phone, b.website, b.category, b.email, b.facebook_url, b.linkedin_url, "
            "b.email_verification_status")
@@ -84,29 +69,23 @@ def timed(key: str, b: h.Bench, call: Callable[[], object], units: int) -> float
 def small_calls(b: h.Bench, client: Client, conn: psycopg.Connection[Any], workspace: str,
                 seed: int) -> None:
     calls = b.n(SMALL_CALLS) + WARMUP
-    chunks = [businesses(seed * 31 + 1 + i, SMALL_BATCH) for i in range(calls)]
-    zips = zip_codes(seed * 31 + 2, SMALL_ZIPS)
+    chunks = [fx.businesses(seed * 31 + 1 + i, SMALL_BATCH) for i in range(calls)]
+    zips = fx.zip_codes(seed * 31 + 2, SMALL_ZIPS)
     target, floor = campaign(b, workspace, "small"), campaign(b, workspace, "copy small")
 
     def biz(i: int) -> str:
-        got = client.insert_businesses_batch(target, ZIP, chunks[i]).inserted
+        got = client.insert_businesses_batch(target, fx.ZIP, chunks[i]).inserted
         return "" if got == SMALL_BATCH else f"inserted {got}"
-
-    def biz_copy(i: int) -> str:
-        copy_businesses(conn, floor, chunks[i])
-        return ""
 
     def cov(i: int) -> str:
         got = client.create_campaign_with_coverage(
             {"workspace_id": workspace, "name": f"small cov {i}"}, zips).zip_count
         return "" if got == SMALL_ZIPS else f"zip_count {got}"
 
-    def cov_copy(i: int) -> str:
-        copy_coverage(conn, workspace, f"copy cov {i}", zips)
-        return ""
-
-    runs = h.interleave({"biz.client": biz, "biz.copy": biz_copy, "cov.client": cov,
-                       "cov.copy": cov_copy}, b.n(SMALL_CALLS), WARMUP, turn=seed)
+    runs = h.interleave({
+        "biz.client": biz, "biz.copy": lambda i: fx.copy_businesses(conn, floor, chunks[i]),
+        "cov.client": cov, "cov.copy": lambda i: fx.copy_coverage(conn, workspace, f"cp {i}", zips),
+    }, b.n(SMALL_CALLS), WARMUP, turn=seed)
     rows = [count(b, "gmaps_businesses", c) for c in (target, floor)]
     for key, run in runs.items():
         run.check = "; ".join(x for x in [run.check or "", "" if rows == [calls * SMALL_BATCH] * 2
@@ -116,13 +95,13 @@ def small_calls(b: h.Bench, client: Client, conn: psycopg.Connection[Any], works
 
 def bulk(b: h.Bench, client: Client, conn: psycopg.Connection[Any], workspace: str, seed: int,
          turn: int) -> None:
-    first = businesses(seed * 31 + 3, ROWS)
-    second, expected = overlap_batch(first, seed * 31 + 4)
-    zips = zip_codes(seed * 31 + 5, ROWS)
+    first = fx.businesses(seed * 31 + 3, ROWS)
+    second, expected = fx.overlap_batch(first, seed * 31 + 4)
+    zips = fx.zip_codes(seed * 31 + 5, ROWS)
 
     def copy_case() -> None:
         target = campaign(b, workspace, "copy 10k")
-        timed("lg.batch.copy", b, lambda: copy_businesses(conn, target, first), ROWS)
+        timed("lg.batch.copy", b, lambda: fx.copy_businesses(conn, target, first), ROWS)
         if count(b, "gmaps_businesses", target) != ROWS:
             b.res["lg.batch.copy"][-1].check = "rows missing"
 
@@ -130,7 +109,7 @@ def bulk(b: h.Bench, client: Client, conn: psycopg.Connection[Any], workspace: s
         target = campaign(b, workspace, "client 10k")
 
         def counts(rows: list[dict[str, Any]]) -> tuple[int, int, int]:
-            answer = client.insert_businesses_batch(target, ZIP, rows)
+            answer = client.insert_businesses_batch(target, fx.ZIP, rows)
             return answer.inserted, answer.updated, answer.skipped
 
         timed("lg.batch.client", b, lambda: "" if counts(first) == (ROWS, 0, 0)
@@ -144,12 +123,12 @@ def bulk(b: h.Bench, client: Client, conn: psycopg.Connection[Any], workspace: s
         target = campaign(b, workspace, "json 10k")
         with b.bare(autocommit=True) as bare:
             timed("lg.batch.json", b, lambda: "" if bare.execute(JSON_INSERT, (
-                target, ZIP, Jsonb(first, dumps=json_dumps))).rowcount == ROWS else "rows", ROWS)
+                target, fx.ZIP, Jsonb(first, dumps=json_dumps))).rowcount == ROWS else "rows", ROWS)
 
     def coverage_copy() -> None:
         made: list[uuid.UUID] = []
         timed("lg.coverage.copy", b, lambda: made.append(
-            copy_coverage(conn, workspace, "copy coverage 10k", zips)), ROWS)
+            fx.copy_coverage(conn, workspace, "copy coverage 10k", zips)), ROWS)
         if count(b, "gmaps_campaign_coverage", made[0]) != ROWS:
             b.res["lg.coverage.copy"][-1].check = "rows missing"
 
@@ -184,11 +163,11 @@ def breakdown(b: h.Bench, workspace: str, rows: list[dict[str, Any]], zips: list
             cursor.execute("SELECT %s::jsonb IS NULL", (Jsonb(payload, dumps=json_dumps),))
             cursor.fetchone()
             parse = clock() - started
-            stage(conn, payload)
+            fx.stage(conn, payload)
 
             def params(case: str = case) -> tuple[Any, ...]:
                 if case == "batch":
-                    return (campaign(b, workspace, "server 10k"), ZIP)
+                    return (campaign(b, workspace, "server 10k"), fx.ZIP)
                 return (Jsonb({"workspace_id": workspace, "name": "server coverage"}),)
 
             args = params()
@@ -202,8 +181,8 @@ def breakdown(b: h.Bench, workspace: str, rows: list[dict[str, Any]], zips: list
             for part, seconds in parts.items():
                 b.res[f"lg.part.{case}.{part}"].append(h.Run([seconds], seconds, 1, check=(
                     None if part != "server" else "" if ok else f"answer {answer}")))
-            for label, seconds in (profile(conn, SERVER_CALLS[case], params()) or {}).items():
-                if label != WHOLE:
+            for label, seconds in (fx.profile(conn, SERVER_CALLS[case], params()) or {}).items():
+                if label != fx.WHOLE:
                     b.res[f"lg.stmt.{case}.{label}"].append(h.Run([seconds], seconds, 1))
 
 
@@ -211,10 +190,10 @@ def pages(b: h.Bench, workspace: str, seed: int) -> None:
     target = campaign(b, workspace, "enrichment")
     rng = random.Random(seed * 31 + 8)
     with b.bare() as conn:
-        with conn.cursor() as cur, cur.copy(COPY_BUSINESSES) as copy:
+        with conn.cursor() as cur, cur.copy(fx.COPY_BUSINESSES) as copy:
             for i in range(CAMPAIGN_ROWS):
-                row = business(rng, i)
-                copy.write_row((target, ZIP, *[row.get(f) for f in FIELDS]))
+                row = fx.business(rng, i)
+                copy.write_row((target, fx.ZIP, *[row.get(f) for f in fx.FIELDS]))
         conn.commit()
     b.admin.execute("VACUUM (ANALYZE) campaigndb.gmaps_businesses")
     ids = [row[0] for row in b.admin.execute(
@@ -274,11 +253,11 @@ def parts_rows(res: h.Results) -> Sequence[h.Row]:
         for part, label in PARTS:
             rows.append(h.Row(f"lg.part.{case}.{part}", f"{what}: {label}", f"lg.{case}.client"))
             if part == "server":
-                for key in sorted(res, key=lambda k: (k.endswith(OTHER), k)):
+                for key in sorted(res, key=lambda k: (k.endswith(fx.OTHER), k)):
                     label = key.split(".", 3)[-1]
                     if key.startswith(f"lg.stmt.{case}.") and 2 * len(res[key]) >= len(
                             res.get(f"lg.{case}.client", [])):  # not a one-off slow check
-                        rows.append(h.Row(key, f"{what}: " + (label if label == OTHER else
+                        rows.append(h.Row(key, f"{what}: " + (label if label == fx.OTHER else
                                                            f"… the statement {label}"),
                                         f"lg.{case}.client"))
     return rows
@@ -328,16 +307,16 @@ SECTION = h.Section(
               parts_rows, "Where the time of one big call goes",
               "Shares are per run, of that run's client call. Statements inside the function: "
               "as auto_explain logs them, from a second call of the function alone."),
-        h.Table([h.CALLS, h.Col("p50 ms", h.spread(lambda r: r.pct(50), 3)),
-               h.Col("p99 ms", h.spread(lambda r: r.pct(99), 3)), h.P50_X, h.CHECK], [
+        h.Table([h.CALLS, h.P50,
+               h.P99, h.P50_X, h.CHECK], [
             h.Row(f"lg.page.{pos}.{way}", f"{POSITIONS[pos]}: {label}",
                 None if way == "raw" else f"lg.page.{pos}.raw")
             for pos in POSITIONS for way, label in WAYS.items()] + [
             h.Row("lg.page.pydantic", f"the client's validation of a page of {PAGE} into "
                                     "`BusinessRow` models, alone")],
               f"Enrichment pages of {PAGE}, `facebook`"),
-        h.Table([h.CALLS, h.Col("p50 ms", h.spread(lambda r: r.pct(50))),
-               h.Col("p99 ms", h.spread(lambda r: r.pct(99))), h.WORST, h.P50_X, h.FLOOR,
+        h.Table([h.CALLS, h.P50,
+               h.P99, h.WORST, h.P50_X, h.FLOOR,
                h.CHECK], [
             h.Row("lg.small.biz.copy", f"COPY of {SMALL_BATCH} businesses (floor)"),
             h.Row("lg.small.biz.client", f"`insert_businesses_batch` of {SMALL_BATCH} new "

@@ -8,6 +8,7 @@ import math
 import time
 
 import harness as h
+
 from sections.hot_row import cost_attempt
 
 THREADS, PER_THREAD, WARMUP, GOAL = 10, 300, 2, 0.95
@@ -81,8 +82,8 @@ SECTION = h.Section(
     tables=[h.Table([h.CALLS, h.TPS,
                    h.Col("on ÷ off", lambda c: "1 (reference)" if c.row.key == OFF
                        else h.Spread.of(on_off(c.res)).fmt(3, "×")),
-                   h.Col("p50 ms", h.spread(lambda r: r.pct(50))),
-                   h.Col("p99 ms", h.spread(lambda r: r.pct(99))), h.RETRIES, h.FAILED,
+                   h.P50,
+                   h.P99, h.RETRIES, h.FAILED,
                    h.Col("transaction_metrics rows added / calls made", lambda c: (
                        f"{sum(r.extra['added'] for r in c.runs):,.0f} / "
                        f"{sum(r.extra['calls'] for r in c.runs):,.0f}")),
