@@ -150,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                     "benchmarks/bench.py", *(sys.argv[1:] if argv is None
                                                              else argv)]),
                 date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), load_start=meta["load"],
-                mode=("--quick" if args.quick else "default") + f", {repeats} repeats",
+                mode=("--quick" if args.quick else "default") + f", {repeats} repeat"
+                + "s" * (repeats > 1),
                 server="the embedded throwaway PostgreSQL (loopback TCP)" if not Settings().dsn
                 else "the CAMPAIGNDB_DSN server")
     name = unique_name("campaigndb_bench")
