@@ -59,9 +59,13 @@ def judged(values: list[float], ok: Callable[[float], bool] | None, every: bool 
 
 
 def goals_table(sections: Sequence[Section], res: Results) -> list[str]:
-    rows = [[g.text, g.shown(res) if g.shown and g.values(res) else Spread.of(
-        g.values(res)).fmt(g.digits, g.unit), *judged(g.values(res), g.ok, g.every, g.per)]
-        for s in sections for g in s.goals]
+    rows = []
+    for g in (g for s in sections for g in s.goals):
+        values = g.values(res)
+        exact = f"{sum(1 for v in values if g.ok(v))}/{len(values)}{g.per}"
+        rows.append([g.text, "not measured" if not values else g.shown(res) if g.shown
+                     else exact if g.every else Spread.of(values).fmt(g.digits, g.unit),
+                     *judged(values, g.ok, g.every, "" if g.every else g.per)])
     return markdown(["goal", "measured", "repeats meeting it", "status"], rows)
 
 
