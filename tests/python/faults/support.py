@@ -120,7 +120,7 @@ class Writers:
     execute_campaign_atomically and (with `transactions`) both in one run_transaction, on a
     few campaigns and workflows (hot rows on purpose).  Each logical call has one key; a
     caller answered "retryable failure" (RetriesExhausted: the outcome may be unknown) calls
-    again with the same key, as the README advises, for up to `give_up_s`.  `ledger`
+    again with the same key, as docs/contract.md section 1 advises, for up to `give_up_s`.  `ledger`
     records what each caller was told."""
 
     def __init__(self, db: Client, workspace: uuid.UUID, campaigns: list[uuid.UUID],
