@@ -255,7 +255,6 @@ class Bench:
         self.setup = Client(dsn, pool_min_size=1, pool_max_size=2,
                             application_name="campaigndb-bench-setup")
         self._next_row = 0
-        self.state: dict[str, Any] = {}  # handed from one section to a later one
 
     def close(self) -> None:
         self.setup.close()
