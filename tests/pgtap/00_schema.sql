@@ -1,4 +1,4 @@
--- 00_schema: the schema, roles, privileges and the SQLSTATE table of CONTRACT.md
+-- 00_schema: the schema, roles, privileges and the SQLSTATE table of docs/contract.md
 -- sections 1, 2 and 4, read from the catalog of a database built by `alembic upgrade head`.
 -- Everything runs in one transaction that is rolled back.
 BEGIN;
@@ -27,7 +27,7 @@ AS $$
 $$;
 
 -- ===========================================================================================
--- Tables of CONTRACT.md section 2 (12 tables)
+-- Tables of docs/contract.md section 2 (12 tables)
 -- ===========================================================================================
 SELECT has_schema('campaigndb', 'schema campaigndb exists');
 
@@ -163,7 +163,7 @@ SELECT is(ARRAY(SELECT c.relname::text
           'every table of schema campaigndb has at least one policy');
 
 -- ===========================================================================================
--- Roles of CONTRACT.md section 4
+-- Roles of docs/contract.md section 4
 -- ===========================================================================================
 SELECT has_role('campaigndb_app', 'role campaigndb_app exists');
 SELECT has_role('campaigndb_readonly', 'role campaigndb_readonly exists');
@@ -225,7 +225,7 @@ SELECT p.oid, p.oid::regprocedure::text AS signature, n.nspname::text AS schema_
    AND (n.nspname = 'campaigndb'
         OR (n.nspname = 'public'
             AND p.proname = ANY (ARRAY[
-                -- CONTRACT.md section 3: every API function, present or to come
+                -- docs/contract.md section 3: every API function, present or to come
                 'create_workspace', 'create_campaign_with_coverage', 'insert_businesses_batch',
                 'update_campaign_statistics', 'track_campaign_cost', 'update_coverage_status',
                 'update_enrichment_batch', 'update_email_verification',
@@ -271,7 +271,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text
           'starting with pg_catalog and ending with pg_temp');
 
 -- ===========================================================================================
--- The SQLSTATE table (CONTRACT.md section 1), shared by SQL and the Python client
+-- The SQLSTATE table (docs/contract.md section 1), shared by SQL and the Python client
 -- ===========================================================================================
 SELECT has_table('campaigndb', 'error_codes', 'table campaigndb.error_codes exists');
 

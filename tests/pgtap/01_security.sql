@@ -1,4 +1,4 @@
--- 01_security: CONTRACT.md section 4, read from the catalog of a database built by
+-- 01_security: docs/contract.md section 4, read from the catalog of a database built by
 -- `alembic upgrade head`: pinned search_path of every SECURITY DEFINER function, FORCE row
 -- level security on the audit trail, no table or sequence privilege for the roles, no
 -- EXECUTE for PUBLIC on any of the project's functions.

@@ -1,6 +1,6 @@
 -- aggregate_monthly_kpis(p_month date, p_campaign_id uuid DEFAULT NULL,
 --                        p_idempotency_key text DEFAULT NULL) -> jsonb
--- CONTRACT.md section 3 (Reporting): returns summaries_written and collection_log_id (with
+-- docs/contract.md section 3 (Reporting): returns summaries_written and collection_log_id (with
 -- summaries_replaced, month, campaign_id, replayed).  Replaces one month's
 -- campaign_summaries (all campaigns, or one) with the totals of that month's daily_kpi_data
 -- and the ratios ctr, cpc, conversion_rate, roas (NULL when their divisor is 0, 6 decimals),
@@ -52,77 +52,17 @@ AS $$
                   WHERE s.period_start = p_month ORDER BY 1)
 $$;
 
--- log_row(label): the collection_log row a call's envelope names, as comparable jsonb
-CREATE FUNCTION pg_temp.log_row(p_label text)
-RETURNS jsonb
-LANGUAGE sql
-AS $$
-    SELECT jsonb_build_object('workspace_id', l.workspace_id, 'job', l.job, 'period', l.period,
-                              'status', l.status, 'rows_affected', l.rows_affected,
-                              'source', l.source, 'idempotency_key', l.idempotency_key,
-                              'error', l.error,
-                              'finished', l.finished_at IS NOT NULL
-                                          AND l.finished_at >= l.started_at)
-      FROM campaigndb.collection_log AS l
-     WHERE l.id = (pg_temp.envelope(p_label) ->> 'collection_log_id')::bigint
-$$;
-
--- ===========================================================================================
--- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
--- ===========================================================================================
-SELECT has_function('public', 'aggregate_monthly_kpis', ARRAY['date', 'uuid', 'text'],
-                    'public.aggregate_monthly_kpis(date, uuid, text) exists');
-SELECT function_returns('public', 'aggregate_monthly_kpis', ARRAY['date', 'uuid', 'text'],
-                        'jsonb', 'aggregate_monthly_kpis returns jsonb');
-SELECT volatility_is('public', 'aggregate_monthly_kpis', ARRAY['date', 'uuid', 'text'],
-                     'volatile', 'aggregate_monthly_kpis is VOLATILE');
-SELECT is_definer('public', 'aggregate_monthly_kpis', ARRAY['date', 'uuid', 'text'],
-                  'aggregate_monthly_kpis is SECURITY DEFINER');
-SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
-                                        WHERE p.oid = 'public.aggregate_monthly_kpis(date, uuid, text)'::regprocedure)) AS c
-                   WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),
-          'aggregate_monthly_kpis pins search_path to pg_catalog, ..., pg_temp');
-SELECT is((SELECT p.pronargdefaults::int FROM pg_catalog.pg_proc AS p
-            WHERE p.oid = 'public.aggregate_monthly_kpis(date, uuid, text)'::regprocedure),
-          2, 'aggregate_monthly_kpis: p_campaign_id and p_idempotency_key have defaults');
-
--- ===========================================================================================
--- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
--- ===========================================================================================
-SELECT function_privs_are('public', 'aggregate_monthly_kpis', ARRAY['date', 'uuid', 'text'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE aggregate_monthly_kpis');
-SELECT function_privs_are('public', 'aggregate_monthly_kpis', ARRAY['date', 'uuid', 'text'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE aggregate_monthly_kpis');
-SELECT function_privs_are('public', 'aggregate_monthly_kpis', ARRAY['date', 'uuid', 'text'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE aggregate_monthly_kpis');
-
--- ===========================================================================================
--- Setup: workspace A with campaigns A1, A2, A3, workspace B with campaign B1, and their
--- daily rows (hand-computed March totals in the assertions below)
--- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')),
-          pg_temp.success_shape(), 'setup: campaign A1');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a2a2a2a2-0000-4000-8000-000000000002", "name": "Campaign A2",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10002"]')),
-          pg_temp.success_shape(), 'setup: campaign A2');
+-- The definition, privileges and setup both KPI functions' tests share (14 tests), then
+-- campaign A3; the daily rows follow (hand-computed March totals in the assertions below)
+\set fn aggregate_monthly_kpis
+\set args 'ARRAY[''date'', ''uuid'', ''text'']'
+\set defaults 2
+\set defaults_note 'p_campaign_id and p_idempotency_key have defaults'
+\ir lib/kpi_function.psql
 SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
               '{"id": "a3a3a3a3-0000-4000-8000-000000000003", "name": "Campaign A3",
                 "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10003"]')),
           pg_temp.success_shape(), 'setup: campaign A3');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "b1b1b1b1-0000-4000-8000-000000000001", "name": "Campaign B1",
-                "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002"}', '["20001"]')),
-          pg_temp.success_shape(), 'setup: campaign B1');
 
 -- A1: 2026-02-28 and 2026-04-01 lie just outside March; two platforms on 03-01; a zero day
 -- on 03-15; 03-31 is March's last day.  A2: impressions but no click and no spend.  B1: spend

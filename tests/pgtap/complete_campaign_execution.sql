@@ -1,6 +1,6 @@
 -- complete_campaign_execution(p_execution_id uuid, p_status text, p_result jsonb DEFAULT NULL,
 --                             p_error_message text DEFAULT NULL) -> jsonb
--- CONTRACT.md section 3 (Campaign execution): pending/running to completed/failed only
+-- docs/contract.md section 3 (Campaign execution): pending/running to completed/failed only
 -- (otherwise 55000); computes duration_ms; a trigger (log_campaign_execution_performance)
 -- records the execution's performance: one transaction_metrics row
 -- 'campaign_execution:<type>' and one audit row campaign_execution_completed/_failed.

@@ -1,5 +1,5 @@
 -- create_campaign_with_coverage(p_campaign_data jsonb, p_zip_codes jsonb) -> jsonb
--- CONTRACT.md section 3: returns campaign_id and zip_count; p_campaign_data holds
+-- docs/contract.md section 3: returns campaign_id and zip_count; p_campaign_data holds
 -- workspace_id and name (required), optional id (the idempotency key) and settings;
 -- p_zip_codes is an array of ZIP strings or {zip_code, estimated_cost}; repeats collapse.
 -- Runs in one transaction that is rolled back.

@@ -1,5 +1,5 @@
 -- create_workspace(p_name text, p_workspace_id uuid DEFAULT NULL) -> jsonb
--- CONTRACT.md section 3: returns workspace_id; p_workspace_id is the client-chosen id and
+-- docs/contract.md section 3: returns workspace_id; p_workspace_id is the client-chosen id and
 -- idempotency key (same id and name: replayed; same id, other name: 23505).
 -- Runs in one transaction that is rolled back.
 BEGIN;

@@ -1,7 +1,7 @@
 -- execute_campaign_atomically(p_workspace_id uuid, p_workspace_n8n_workflow_id uuid,
 --     p_campaign_approval_session_id uuid, p_campaign_name text, p_campaign_type text,
 --     p_execution_config jsonb DEFAULT '{}', p_execution_id uuid DEFAULT NULL) -> jsonb
--- CONTRACT.md section 3 (Campaign execution): locks the workflow row FOR UPDATE NOWAIT (busy:
+-- docs/contract.md section 3 (Campaign execution): locks the workflow row FOR UPDATE NOWAIT (busy:
 -- 55P03, retry), inserts the execution, increments total_executions and last_executed_at and
 -- writes an audit row, all or nothing; returns execution_id, execution_status,
 -- total_executions, replayed.  Workflow absent or in another workspace: P0002; not active:

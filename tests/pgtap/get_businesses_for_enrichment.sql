@@ -1,7 +1,7 @@
 -- get_businesses_for_enrichment(p_campaign_id uuid, p_enrichment_type varchar, p_limit integer,
 --                               p_offset integer, p_after_id uuid DEFAULT NULL)
 --   -> TABLE of business rows
--- CONTRACT.md section 3: the businesses of the campaign that still need that enrichment
+-- docs/contract.md section 3: the businesses of the campaign that still need that enrichment
 -- (facebook, linkedin or email), in a stable order (business id) so that pages do not
 -- overlap or skip; p_limit 1..1000, p_offset >= 0, p_after_id continues after that id
 -- (keyset).  A set-returning function has no envelope: errors are raised (23502, 22023,

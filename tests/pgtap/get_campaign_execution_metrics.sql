@@ -1,6 +1,6 @@
 -- get_campaign_execution_metrics(p_workspace_id uuid,
 --                                p_since timestamptz DEFAULT now() - interval '24 hours') -> jsonb
--- CONTRACT.md section 3 (Campaign execution): a workspace's executions created since p_since:
+-- docs/contract.md section 3 (Campaign execution): a workspace's executions created since p_since:
 -- total, pending, running, completed, failed, success_rate (completed / finished, null when
 -- none finished), avg_duration_ms and p95_duration_ms (of finished ones), peak_concurrent
 -- (the most executions running at once; an unfinished one runs until now).  Read only;

@@ -1,5 +1,5 @@
 -- get_database_health_metrics() -> jsonb
--- CONTRACT.md section 3 (Campaign execution): connections {total, active, idle,
+-- docs/contract.md section 3 (Campaign execution): connections {total, active, idle,
 -- idle_in_transaction, max, usage_pct}, cache_hit_ratio, database_size_bytes,
 -- longest_transaction_s, waiting_locks, deadlocks.  Read only; campaigndb_readonly may call it.
 -- Other sessions on the server come and go (other suites may run meanwhile), so the values

@@ -1,5 +1,5 @@
 -- insert_businesses_batch(p_campaign_id uuid, p_zip_code varchar, p_businesses jsonb) -> jsonb
--- CONTRACT.md section 3: returns inserted, updated, skipped.  New (campaign_id, place_id):
+-- docs/contract.md section 3: returns inserted, updated, skipped.  New (campaign_id, place_id):
 -- inserted; existing with changed fields: updated (absent fields keep their stored value);
 -- unchanged, repeated within the batch (first occurrence wins) or without place_id: skipped.
 -- A value of the wrong type anywhere fails the whole batch (nothing written); at most 25,000

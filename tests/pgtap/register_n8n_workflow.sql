@@ -1,7 +1,7 @@
 -- register_n8n_workflow(p_workspace_id uuid, p_n8n_workflow_id text, p_name text,
 --                       p_campaign_type text, p_deployment_status text DEFAULT 'active')
 --   -> jsonb
--- CONTRACT.md section 3 (Campaign execution): returns workflow_id.  Keyed by (workspace_id,
+-- docs/contract.md section 3 (Campaign execution): returns workflow_id.  Keyed by (workspace_id,
 -- n8n_workflow_id): the same values again answer the same workflow_id with replayed: true and
 -- write nothing; other values update name, type and status (updated: true).  Each change
 -- writes an audit row (workflow_registered / workflow_updated).  23514 for an unknown campaign

@@ -1,7 +1,7 @@
 -- track_campaign_cost(p_campaign_id uuid, p_service varchar, p_items_processed integer,
 --                     p_cost_usd numeric, p_metadata jsonb, p_idempotency_key text DEFAULT NULL)
 --   -> jsonb
--- CONTRACT.md section 3: one cost row plus the campaign total, atomically; returns cost_id
+-- docs/contract.md section 3: one cost row plus the campaign total, atomically; returns cost_id
 -- and new_total_cost; p_cost_usd >= 0; p_idempotency_key: same key and parameters replay,
 -- same key and other parameters 23505; declares SERIALIZABLE in its own definition.
 -- Runs in one transaction that is rolled back.

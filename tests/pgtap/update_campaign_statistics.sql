@@ -1,5 +1,5 @@
 -- update_campaign_statistics(p_campaign_id uuid) -> jsonb
--- CONTRACT.md section 3: recomputes total_businesses, total_emails, total_facebook_pages and
+-- docs/contract.md section 3: recomputes total_businesses, total_emails, total_facebook_pages and
 -- total_linkedin_profiles from the rows (never increments), under a lock on the campaign row;
 -- returns the four totals.
 -- Runs in one transaction that is rolled back.

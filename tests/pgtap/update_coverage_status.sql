@@ -1,7 +1,7 @@
 -- update_coverage_status(p_campaign_id uuid, p_zip_code varchar, p_businesses_found integer,
 --                        p_emails_found integer, p_actual_cost numeric,
 --                        p_status text DEFAULT 'completed') -> jsonb
--- CONTRACT.md section 3: records the outcome of scraping one ZIP of a campaign; returns
+-- docs/contract.md section 3: records the outcome of scraping one ZIP of a campaign; returns
 -- zip_code and status.  Sets businesses_found, emails_found, actual_cost, status and
 -- scraped_at; counts and cost >= 0, emails <= businesses (22023); unknown status 23514;
 -- campaign or ZIP not found P0002.

@@ -1,6 +1,6 @@
 -- update_email_verification(p_business_id uuid, p_email varchar, p_verification_data jsonb)
 --   -> jsonb
--- CONTRACT.md section 3: stores an e-mail verifier's verdict on a business; returns
+-- docs/contract.md section 3: stores an e-mail verifier's verdict on a business; returns
 -- verification_status.  p_verification_data is an object with a required status (valid,
 -- invalid, risky, unknown, catch_all, disposable) and anything else, stored as is; p_email,
 -- when given, becomes the business's e-mail.

@@ -1,5 +1,5 @@
 -- update_enrichment_batch(p_enrichment_type varchar, p_enrichments jsonb) -> jsonb
--- CONTRACT.md section 3: p_enrichment_type is facebook or linkedin; each element names a
+-- docs/contract.md section 3: p_enrichment_type is facebook or linkedin; each element names a
 -- business_id and what was found ({business_id, url, data}); returns updated, failed,
 -- failures.  Elements are independent: a bad or unknown element is counted in failed and
 -- listed in failures (index, business_id, error_code, error) while the others apply.  An

@@ -1,6 +1,6 @@
 -- upsert_daily_kpi_batch(p_rows jsonb, p_source text, p_idempotency_key text DEFAULT NULL)
 --   -> jsonb
--- CONTRACT.md section 3 (Reporting): returns upserted and collection_log_id (with inserted,
+-- docs/contract.md section 3 (Reporting): returns upserted and collection_log_id (with inserted,
 -- updated, unchanged, first_date, last_date, replayed).  Upsert on (campaign_id, kpi_date,
 -- platform): new key inserted, other figures updated, identical figures left alone; platform
 -- stored trimmed and lower-case, spend and revenue (numbers or numeric strings) to 4
@@ -71,72 +71,12 @@ AS $$
      WHERE d.campaign_id = p_campaign_id
 $$;
 
--- log_row(label): the collection_log row a call's envelope names, as comparable jsonb
-CREATE FUNCTION pg_temp.log_row(p_label text)
-RETURNS jsonb
-LANGUAGE sql
-AS $$
-    SELECT jsonb_build_object('workspace_id', l.workspace_id, 'job', l.job, 'period', l.period,
-                              'status', l.status, 'rows_affected', l.rows_affected,
-                              'source', l.source, 'idempotency_key', l.idempotency_key,
-                              'error', l.error,
-                              'finished', l.finished_at IS NOT NULL
-                                          AND l.finished_at >= l.started_at)
-      FROM campaigndb.collection_log AS l
-     WHERE l.id = (pg_temp.envelope(p_label) ->> 'collection_log_id')::bigint
-$$;
-
--- ===========================================================================================
--- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
--- ===========================================================================================
-SELECT has_function('public', 'upsert_daily_kpi_batch', ARRAY['jsonb', 'text', 'text'],
-                    'public.upsert_daily_kpi_batch(jsonb, text, text) exists');
-SELECT function_returns('public', 'upsert_daily_kpi_batch', ARRAY['jsonb', 'text', 'text'],
-                        'jsonb', 'upsert_daily_kpi_batch returns jsonb');
-SELECT volatility_is('public', 'upsert_daily_kpi_batch', ARRAY['jsonb', 'text', 'text'],
-                     'volatile', 'upsert_daily_kpi_batch is VOLATILE');
-SELECT is_definer('public', 'upsert_daily_kpi_batch', ARRAY['jsonb', 'text', 'text'],
-                  'upsert_daily_kpi_batch is SECURITY DEFINER');
-SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
-                                        WHERE p.oid = 'public.upsert_daily_kpi_batch(jsonb, text, text)'::regprocedure)) AS c
-                   WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),
-          'upsert_daily_kpi_batch pins search_path to pg_catalog, ..., pg_temp');
-SELECT is((SELECT p.pronargdefaults::int FROM pg_catalog.pg_proc AS p
-            WHERE p.oid = 'public.upsert_daily_kpi_batch(jsonb, text, text)'::regprocedure),
-          1, 'upsert_daily_kpi_batch: only the trailing p_idempotency_key has a default');
-
--- ===========================================================================================
--- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
--- ===========================================================================================
-SELECT function_privs_are('public', 'upsert_daily_kpi_batch', ARRAY['jsonb', 'text', 'text'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE upsert_daily_kpi_batch');
-SELECT function_privs_are('public', 'upsert_daily_kpi_batch', ARRAY['jsonb', 'text', 'text'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE upsert_daily_kpi_batch');
-SELECT function_privs_are('public', 'upsert_daily_kpi_batch', ARRAY['jsonb', 'text', 'text'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE upsert_daily_kpi_batch');
-
--- ===========================================================================================
--- Setup: workspace A with campaigns A1 and A2, workspace B with campaign B1
--- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')),
-          pg_temp.success_shape(), 'setup: campaign A1');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a2a2a2a2-0000-4000-8000-000000000002", "name": "Campaign A2",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10002"]')),
-          pg_temp.success_shape(), 'setup: campaign A2');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "b1b1b1b1-0000-4000-8000-000000000001", "name": "Campaign B1",
-                "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002"}', '["20001"]')),
-          pg_temp.success_shape(), 'setup: campaign B1');
+-- The definition, privileges and setup both KPI functions' tests share (14 tests)
+\set fn upsert_daily_kpi_batch
+\set args 'ARRAY[''jsonb'', ''text'', ''text'']'
+\set defaults 1
+\set defaults_note 'only the trailing p_idempotency_key has a default'
+\ir lib/kpi_function.psql
 
 DO $do$
 BEGIN

@@ -1,6 +1,6 @@
 -- validate_campaign_execution_constraints(p_workspace_id uuid, p_workspace_n8n_workflow_id uuid,
 --                                         p_campaign_type text) -> jsonb
--- CONTRACT.md section 3 (Campaign execution): would execute_campaign_atomically accept this
+-- docs/contract.md section 3 (Campaign execution): would execute_campaign_atomically accept this
 -- launch?  Answers valid and violations (code, message), read only: workspace_not_found,
 -- workflow_not_found (absent or in another workspace), workflow_not_active,
 -- unknown_campaign_type, campaign_type_mismatch.  campaigndb_readonly may call it.

@@ -1,4 +1,4 @@
-"""Tools for the fault tests: the exact invariants of CONTRACT.md section 2, a PostgreSQL
+"""Tools for the fault tests: the exact invariants of docs/contract.md section 2, a PostgreSQL
 wire-protocol proxy that loses the reply to a COMMIT, a server of our own that may be
 restarted or crashed, and a ledger of what callers were told."""
 
@@ -62,7 +62,7 @@ class Ledger:
 
 
 def assert_invariants(conn: psycopg.Connection[Any], ledger: Ledger | None = None) -> None:
-    """CONTRACT.md section 2, exactly, over the whole database; with a ledger, also: what
+    """docs/contract.md section 2, exactly, over the whole database; with a ledger, also: what
     was applied is what the callers were told succeeded, no more and no less."""
     drift = conn.execute(
         "SELECT c.id, c.total_cost, COALESCE(k.total, 0) FROM campaigndb.campaigns c"
@@ -120,7 +120,7 @@ class Writers:
     execute_campaign_atomically and (with `transactions`) both in one run_transaction, on a
     few campaigns and workflows (hot rows on purpose).  Each logical call has one key; a
     caller answered "retryable failure" (RetriesExhausted: the outcome may be unknown) calls
-    again with the same key, as the README advises, for up to `give_up_s`.  `ledger`
+    again with the same key, as docs/contract.md section 1 advises, for up to `give_up_s`.  `ledger`
     records what each caller was told."""
 
     def __init__(self, db: Client, workspace: uuid.UUID, campaigns: list[uuid.UUID],

@@ -4,8 +4,8 @@ Six threads share one Client and call track_campaign_cost and execute_campaign_a
 on two campaigns and two workflows (hot rows: 40001, 55P03 and the pre-snapshot queue are in
 play too) while another thread keeps terminating the client's backends with
 pg_terminate_backend, while they run a call.  Every logical call carries one key; a caller
-told "retryable failure" calls again with the same key, as the README advises.  Afterwards
-the invariants hold exactly, and the sums equal what callers were told.
+told "retryable failure" calls again with the same key, as docs/contract.md section 1
+advises.  Afterwards the invariants hold exactly, and the sums equal what callers were told.
 """
 
 from __future__ import annotations

@@ -490,7 +490,7 @@ def test_caller_with_its_own_key_recovers_when_every_reply_is_lost(
 ) -> None:
     """Every attempt's reply is lost, so the client gives up with a retryable 08006 although
     the first attempt committed.  A caller that chose its key calls again with it (as the
-    README advises for retryable failures): replayed, applied once."""
+    docs/contract.md section 1 advises for retryable failures): replayed, applied once."""
     ctx = Ctx(client, raw, workspace)
     params, _ = _lose_every_reply(proxy, ctx, key=f"mine-{ctx.tag}")
     again = client.call("track_campaign_cost", **params)

@@ -27,7 +27,7 @@ from pydantic import (
 from campaigndb.queries import FunctionSpec
 from campaigndb.sqlstates import SQLSTATES
 
-#: The contract's SQLSTATE table (CONTRACT.md section 1; campaigndb/sqlstates.py, which a
+#: The contract's SQLSTATE table (docs/contract.md section 1; campaigndb/sqlstates.py, which a
 #: test keeps equal to campaigndb.error_codes).
 TABLE_CODES = frozenset(SQLSTATES)
 
@@ -63,7 +63,7 @@ class ErrorDetail(_Strict):
 
 
 class EnvelopeShape(BaseModel):
-    """CONTRACT.md section 1: four keys always present, with these types; optional failure
+    """docs/contract.md section 1: four keys always present, with these types; optional failure
     keys; a failure names its error; a success carries none."""
 
     model_config = ConfigDict(strict=True, extra="allow")
@@ -114,7 +114,8 @@ class Connections(_Strict):
 
 _VERDICTS = Literal["valid", "invalid", "risky", "unknown", "catch_all", "disposable"]
 
-#: The documented success fields of each envelope function (CONTRACT.md section 3, README).
+#: The documented success fields of each envelope function (docs/contract.md section 3,
+#: docs/functions.md).
 SUCCESS: dict[str, type[BaseModel]] = {
     "create_workspace": _success("CreateWorkspace", workspace_id=(Uuid, ...),
                                  replayed=(StrictBool, ...)),
@@ -162,7 +163,7 @@ SUCCESS: dict[str, type[BaseModel]] = {
                                        replayed=(StrictBool, ...)),
 }
 
-#: The columns get_businesses_for_enrichment returns (CONTRACT.md: "TABLE of business rows").
+#: The columns get_businesses_for_enrichment returns (docs/contract.md: "TABLE of business rows").
 BUSINESS_COLUMNS = ("id", "campaign_id", "zip_code", "place_id", "name", "address", "city",
                     "state", "phone", "website", "category", "email", "facebook_url",
                     "linkedin_url", "email_verification_status")

@@ -4,7 +4,7 @@
 - Python values that only the client's own serialisation meets (`call()` binds Python
   objects itself): integers beyond 64 bits, deep nesting, non-string keys and lone
   surrogates inside JSON parameters, NUL in text, Python types that have no cast to the
-  parameter's type.  Through the client every call answers with an envelope (CONTRACT.md
+  parameter's type.  Through the client every call answers with an envelope (docs/contract.md
   section 1), and a failed one writes nothing.
 """
 

@@ -3,7 +3,7 @@
 For each function of campaigndb.queries.FUNCTIONS, hypothesis draws hostile arguments
 (strategies.py) and calls the function twice with them: through plain SQL with named
 arguments, and through the client's `call()`.  Every answer must be a well-formed envelope
-(CONTRACT.md section 1), the documented rows or uuid for the TABLE/uuid functions, or, on
+(docs/contract.md section 1), the documented rows or uuid for the TABLE/uuid functions, or, on
 the plain-SQL path, a 22xxx error for an argument PostgreSQL cannot even cast to the
 parameter's type.  After every failed call the database's fingerprint is unchanged.
 """
@@ -52,7 +52,7 @@ def arguments(name: str, world: World) -> st.SearchStrategy[dict[str, Any]]:
 
 def test_the_fingerprint_covers_every_table(plain: psycopg.Connection[Any],
                                             fingerprint: Fingerprint, world: World) -> None:
-    """The fingerprint reads every table of CONTRACT.md section 2, and sees a changed row."""
+    """The fingerprint reads every table of docs/contract.md section 2, and sees a changed row."""
     contract = {"workspaces", "campaigns", "gmaps_campaign_coverage", "gmaps_businesses",
                 "gmaps_api_costs", "workspace_n8n_workflows", "n8n_campaign_executions",
                 "workflow_deployment_history", "daily_kpi_data", "campaign_summaries",
