@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 
-from campaigndb.client import ClientBase
+from campaigndb.base import ClientBase
 
 
 class ClientCollector(Collector):
