@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
 from campaigndb.core.exceptions import Envelope
 from campaigndb.core.statements import call_sql
@@ -92,7 +92,7 @@ class Operation(Generic[P, R]):
         self.spec = spec
         self.build = build
         self.parse = parse
-        functools.update_wrapper(self, build)
+        functools.update_wrapper(cast(Any, self), build)
 
     @overload
     def __get__(self, instance: None, owner: type) -> Operation[P, R]: ...

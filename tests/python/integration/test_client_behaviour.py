@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from campaigndb import FUNCTIONS, Client, PermissionDenied
-from campaigndb.client import HotRows
-from campaigndb.queries import RESOLVE_FUNCTION
-from campaigndb.sqlstates import SQLSTATES
+from campaigndb.core.hotrows import HotRows
+from campaigndb.core.sqlstates import SQLSTATES
+from campaigndb.core.statements import RESOLVE_FUNCTION
 
 
 def test_every_client_function_resolves(raw: psycopg.Connection[Any]) -> None:
