@@ -132,7 +132,7 @@ class HealthMonitor(Generic[C]):
     """
 
     def __init__(self, client: C, thresholds: Thresholds | None = None) -> None:
-        self.client = client
+        self.client: C = client
         self.thresholds = thresholds or Thresholds()
         self.last: HealthReport | None = None
         self._stop = threading.Event()

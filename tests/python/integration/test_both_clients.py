@@ -80,11 +80,11 @@ async def _campaign(via: Via) -> uuid.UUID:
 
 def test_typed_calls_and_replays(through: Callable[[Scenario], None]) -> None:
     async def scenario(via: Via) -> None:
-        campaign = await _campaign(via)
+        campaign, key = await _campaign(via), f"k-{uuid.uuid4()}"
         first = await via("track_campaign_cost", campaign, "gmaps", 2, "0.25",
-                          idempotency_key="k-both")
+                          idempotency_key=key)
         again = await via("track_campaign_cost", campaign, "gmaps", 2, "0.25",
-                          idempotency_key="k-both")
+                          idempotency_key=key)
         assert (first.replayed, again.replayed) == (False, True)
         assert first.new_total_cost == again.new_total_cost == Decimal("0.25")
         envelope = await via("call", "update_campaign_statistics", p_campaign_id=campaign)
