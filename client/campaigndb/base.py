@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, Self, TypedDict
+from typing import Any, Generic, Self, TypedDict, TypeVar
 
 import psycopg
 from tenacity import RetryCallState
@@ -35,6 +35,7 @@ from campaigndb.observe.stats import CallStats
 from campaigndb.settings import Settings, resolve_dsn
 
 logger = logging.getLogger("campaigndb")
+PoolT = TypeVar("PoolT")
 
 
 class TransactionArgs(TypedDict, total=False):
@@ -51,7 +52,7 @@ class TransactionArgs(TypedDict, total=False):
     name: str
 
 
-class ClientBase(Operations):
+class ClientBase(Operations, Generic[PoolT]):
     """The state and the I/O-free steps of a client (its typed methods: `Operations`)."""
 
     is_async = False
@@ -60,19 +61,37 @@ class ClientBase(Operations):
     workspace_id: str | None
     stats: CallStats
     recorder: MetricsRecorder | None
-    pool: Any
+    pool: PoolT
     _owns_pool: bool
     _owns_recorder: bool
     _hot_rows: HotRows
     _specs: dict[str, FunctionSpec]
 
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        settings: Settings | None = None,
+        pool: PoolT | None = None,
+        workspace_id: uuid.UUID | str | None = None,
+        isolation_overrides: Mapping[str, Isolation] | None = None,
+        **overrides: Any,
+    ) -> None:
+        """`dsn` (or CAMPAIGNDB_DSN) is required; `pool` shares a pool of the caller's;
+        `isolation_overrides` opens the named functions' transactions at another level
+        than their declaration gives (benchmarks compare levels with it; the functions
+        keep their invariants at any level); `overrides` are Settings fields."""
+        base = self._init_base(dsn, settings, workspace_id, isolation_overrides, overrides)
+        self._owns_pool = pool is None
+        self.pool = pool if pool is not None else self._new_pool(self.dsn, base)
+
+    def _new_pool(self, dsn: str, settings: Settings) -> PoolT:
+        raise NotImplementedError
+
     def _init_base(self, dsn: str | None, settings: Settings | None,
                    workspace_id: uuid.UUID | str | None,
                    isolation_overrides: Mapping[str, Isolation] | None,
                    overrides: dict[str, Any]) -> Settings:
-        """`isolation_overrides` opens the named functions' transactions at another level
-        than their declaration gives (benchmarks compare levels with it); the functions
-        keep their invariants at any level."""
         base = settings or Settings()
         if dsn is not None:
             overrides["dsn"] = dsn
@@ -200,7 +219,7 @@ class CallRun:
     """One logical call through either client: its checks, statistics, retry policy,
     outcome and log lines.  The client sends its attempts (`Client.call`)."""
 
-    def __init__(self, client: ClientBase, name: str, params: dict[str, Any]) -> None:
+    def __init__(self, client: ClientBase[Any], name: str, params: dict[str, Any]) -> None:
         self.client = client
         self.name = name
         self.spec, self.params = client._prepare(name, params)

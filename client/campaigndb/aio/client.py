@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, Unpack
 
 import psycopg
@@ -26,7 +26,7 @@ from campaigndb.aio.pool import make_async_pool
 from campaigndb.aio.transaction import AsyncTransaction, run_transaction
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
-from campaigndb.core.declare import FunctionSpec, Isolation
+from campaigndb.core.declare import FunctionSpec
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.settings import Settings
@@ -34,25 +34,14 @@ from campaigndb.settings import Settings
 T = TypeVar("T")
 
 
-class AsyncClient(ClientBase):
-    """A pooled, retrying asyncio client; use `async with AsyncClient(dsn) as db:`."""
+class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
+    """A pooled, retrying asyncio client; use `async with AsyncClient(dsn) as db:`
+    (arguments: `ClientBase.__init__`)."""
 
     is_async = True
-    pool: psycopg_pool.AsyncConnectionPool
 
-    def __init__(
-        self,
-        dsn: str | None = None,
-        *,
-        settings: Settings | None = None,
-        pool: psycopg_pool.AsyncConnectionPool | None = None,
-        workspace_id: uuid.UUID | str | None = None,
-        isolation_overrides: Mapping[str, Isolation] | None = None,
-        **overrides: Any,
-    ) -> None:
-        base = self._init_base(dsn, settings, workspace_id, isolation_overrides, overrides)
-        self._owns_pool = pool is None
-        self.pool = pool if pool is not None else make_async_pool(self.dsn, base)
+    def _new_pool(self, dsn: str, settings: Settings) -> psycopg_pool.AsyncConnectionPool:
+        return make_async_pool(dsn, settings)
 
     async def open(self) -> None:
         if self._owns_pool:

@@ -1,8 +1,9 @@
 """The one SQLSTATE table: what each code means to a caller.
 
-Each row carries what the SQL seed `campaigndb.error_codes` holds (condition name,
-retryable, retry_after_ms, where it is raised; a test keeps the two equal) and what only the
-client needs: the category, the recovery action and the exception class.  Codes outside
+Its rows are `sqlstates.tsv` beside this module: what the SQL seed `campaigndb.error_codes`
+holds (condition name, retryable, retry_after_ms, where it is raised; a test keeps the two
+equal) and what only the client needs: the category, the exception class and, from them,
+the recovery action.  Codes outside
 the table are read by their class (the first two characters).  Errors, classification and
 the clients all read it here.
 """
@@ -11,21 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from importlib import resources
+from typing import Literal, cast
 
-from campaigndb.core.exceptions import (
-    BatchTooLarge,
-    CampaignDBError,
-    CheckViolation,
-    Duplicate,
-    InvalidInput,
-    InvalidState,
-    NotFound,
-    OutcomeUnknown,
-    PermissionDenied,
-    ReferenceNotFound,
-    RetriesExhausted,
-)
+from campaigndb.core import exceptions
+from campaigndb.core.exceptions import CampaignDBError, InvalidInput, RetriesExhausted
 
 RaisedIn = Literal["function", "propagated", "client"]
 
@@ -76,75 +67,26 @@ class SqlState:
         return RecoveryAction.RETRY if self.retry_recommended else ACTIONS[self.category]
 
 
-_Q, _C, _K = Category.QUERY, Category.CONSTRAINT_VIOLATION, Category.CONNECTION
-_T, _X = Category.TRANSACTION_CONFLICT, RetriesExhausted
-_ROWS: tuple[SqlState, ...] = (
-    SqlState("22023", "invalid_parameter_value", False, None, "function",
-             "invalid input value", _Q, InvalidInput),
-    SqlState("22P02", "invalid_text_representation", False, None, "function",
-             "bad text representation", _Q, InvalidInput),
-    SqlState("22003", "numeric_value_out_of_range", False, None, "function",
-             "value out of range", _Q, InvalidInput),
-    SqlState("22007", "invalid_datetime_format", False, None, "function",
-             "bad date or time", _Q, InvalidInput),
-    SqlState("23502", "not_null_violation", False, None, "function",
-             "required value missing", _C, InvalidInput),
-    SqlState("23503", "foreign_key_violation", False, None, "function",
-             "referenced row does not exist", _C, ReferenceNotFound),
-    SqlState("23505", "unique_violation", False, None, "function",
-             "duplicate, or an idempotency key reused with different parameters", _C,
-             Duplicate),
-    SqlState("23514", "check_violation", False, None, "function",
-             "check constraint (e.g. unknown campaign type)", _C, CheckViolation),
-    SqlState("P0002", "no_data_found", False, None, "function",
-             "the named object does not exist", _Q, NotFound),
-    SqlState("55000", "object_not_in_prerequisite_state", False, None, "function",
-             "object not in the required state", _Q, InvalidState),
-    SqlState("54000", "program_limit_exceeded", False, None, "function",
-             "batch larger than the documented limit", _Q, BatchTooLarge),
-    SqlState("54001", "statement_too_complex", False, None, "function",
-             "input nested too deeply (the server's stack depth limit)", _Q, CampaignDBError),
-    SqlState("42501", "insufficient_privilege", False, None, "function",
-             "caller may not act on that workspace", Category.PERMISSION, PermissionDenied),
-    SqlState("40001", "serialization_failure", True, 10, "propagated",
-             "serialization failure: retry the whole transaction", _T, _X),
-    SqlState("40P01", "deadlock_detected", True, 10, "propagated",
-             "deadlock detected: retry the whole transaction", _T, _X),
-    SqlState("55P03", "lock_not_available", True, 50, "function",
-             "lock not available (NOWAIT)", _T, _X),
-    SqlState("57014", "query_canceled", True, 100, "propagated",
-             "statement timeout or cancelled", Category.TIMEOUT, _X),
-    SqlState("08000", "connection_exception", True, 100, "client", "connection problem", _K, _X),
-    SqlState("08001", "sqlclient_unable_to_establish_sqlconnection", True, 100, "client",
-             "could not connect", _K, _X),
-    SqlState("08003", "connection_does_not_exist", True, 100, "client",
-             "connection does not exist", _K, _X),
-    SqlState("08004", "sqlserver_rejected_establishment_of_sqlconnection", True, 100,
-             "client", "server rejected the connection", _K, _X),
-    SqlState("08006", "connection_failure", True, 100, "client", "connection lost", _K, _X),
-    SqlState("08007", "transaction_resolution_unknown", True, 100, "client",
-             "connection lost during COMMIT", _K, OutcomeUnknown),
-    SqlState("53300", "too_many_connections", True, 500, "client",
-             "server at max_connections", _K, _X),
-    SqlState("57P01", "admin_shutdown", True, 500, "client", "server shutting down", _K, _X),
-    SqlState("57P02", "crash_shutdown", True, 500, "client", "server crashed", _K, _X),
-    SqlState("57P03", "cannot_connect_now", True, 500, "client",
-             "server not yet accepting connections", _K, _X),
-)
+def _read_table() -> tuple[SqlState, ...]:
+    text = resources.files("campaigndb.core").joinpath("sqlstates.tsv").read_text()
+    rows = [line.split("\t") for line in text.splitlines() if line and line[0] != "#"]
+    return tuple(
+        SqlState(code, name, retry == "true", None if after == "-" else int(after),
+                 cast(RaisedIn, raised), meaning, Category(category),
+                 getattr(exceptions, exception))
+        for code, name, retry, after, raised, category, exception, meaning in rows[1:])
 
+
+_ROWS = _read_table()
 SQLSTATES: dict[str, SqlState] = {row.sqlstate: row for row in _ROWS}
 
 #: Codes outside the table, by class: (category, retryable, retry_after_ms, exception).
 CLASSES: dict[str, tuple[Category, bool, int | None, type[CampaignDBError]]] = {
-    "08": (_K, True, 100, _X),
-    "22": (_Q, False, None, InvalidInput),
-    "23": (_C, False, None, CampaignDBError),
-    "42": (_Q, False, None, CampaignDBError),
-    "P0": (_Q, False, None, CampaignDBError),
-    "54": (_Q, False, None, CampaignDBError),
-    "55": (_Q, False, None, CampaignDBError),
-    "2B": (_Q, False, None, CampaignDBError),
-    "0A": (_Q, False, None, CampaignDBError),
+    "08": (Category.CONNECTION, True, 100, RetriesExhausted),
+    "22": (Category.QUERY, False, None, InvalidInput),
+    "23": (Category.CONSTRAINT_VIOLATION, False, None, CampaignDBError),
+    **{cls: (Category.QUERY, False, None, CampaignDBError)
+       for cls in ("42", "P0", "54", "55", "2B", "0A")},
 }
 
 

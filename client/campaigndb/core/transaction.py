@@ -81,7 +81,7 @@ class TransactionRun:
     loop in `outcome()`, and give tenacity `retry_policy()`.
     """
 
-    def __init__(self, client: ClientBase, options: TransactionOptions) -> None:
+    def __init__(self, client: ClientBase[Any], options: TransactionOptions) -> None:
         settings = client.settings
         self.client = client
         self.options = options
@@ -167,7 +167,8 @@ class TransactionSteps:
     `AsyncTransaction`): the statement for each step, its time limit, and what its
     envelope means."""
 
-    def __init__(self, client: ClientBase, run: TransactionRun, deadline: float | None) -> None:
+    def __init__(self, client: ClientBase[Any], run: TransactionRun,
+                 deadline: float | None) -> None:
         self._client = client
         self._run = run
         self._options = run.options

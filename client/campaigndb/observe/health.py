@@ -12,7 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
     from campaigndb.aio.client import AsyncClient
@@ -155,10 +155,8 @@ class HealthMonitor(Generic[C]):
 
     def check(self) -> HealthReport | Awaitable[HealthReport]:
         """The report now (an awaitable of it with an AsyncClient)."""
-        answer = self.client.call("get_database_health_metrics")
-        if inspect.isawaitable(answer):
-            return self._later(answer)
-        return self._evaluate(answer)
+        answer: Any = self.client.call("get_database_health_metrics")
+        return self._later(answer) if inspect.isawaitable(answer) else self._evaluate(answer)
 
     def start(self, interval_s: float,
               on_change: Callable[[HealthReport | None, HealthReport], None]) -> None:
@@ -172,8 +170,7 @@ class HealthMonitor(Generic[C]):
             async def run() -> None:
                 while not self._stop.is_set():
                     with changes.guard():
-                        changes.seen(await self._later(
-                            cast("AsyncClient", self.client).call("get_database_health_metrics")))
+                        changes.seen(await self.check())  # type: ignore[misc]
                     await asyncio.sleep(interval_s)
 
             self._task = asyncio.get_running_loop().create_task(run())
@@ -182,8 +179,7 @@ class HealthMonitor(Generic[C]):
         def loop() -> None:
             while not self._stop.is_set():
                 with changes.guard():
-                    changes.seen(self._evaluate(
-                        cast("Client", self.client).call("get_database_health_metrics")))
+                    changes.seen(self.check())  # type: ignore[arg-type]
                 self._stop.wait(interval_s)
 
         self._thread = threading.Thread(target=loop, name="campaigndb-health", daemon=True)

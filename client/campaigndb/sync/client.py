@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, Unpack
 
 import psycopg
@@ -21,7 +21,7 @@ from tenacity import Retrying
 
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
-from campaigndb.core.declare import FunctionSpec, Isolation
+from campaigndb.core.declare import FunctionSpec
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.settings import Settings
@@ -31,24 +31,12 @@ from campaigndb.sync.transaction import Transaction, run_transaction
 T = TypeVar("T")
 
 
-class Client(ClientBase):
-    """A pooled, retrying client of the campaigndb API functions."""
+class Client(ClientBase[psycopg_pool.ConnectionPool]):
+    """A pooled, retrying client of the campaigndb API functions (arguments:
+    `ClientBase.__init__`)."""
 
-    pool: psycopg_pool.ConnectionPool
-
-    def __init__(
-        self,
-        dsn: str | None = None,
-        *,
-        settings: Settings | None = None,
-        pool: psycopg_pool.ConnectionPool | None = None,
-        workspace_id: uuid.UUID | str | None = None,
-        isolation_overrides: Mapping[str, Isolation] | None = None,
-        **overrides: Any,
-    ) -> None:
-        base = self._init_base(dsn, settings, workspace_id, isolation_overrides, overrides)
-        self._owns_pool = pool is None
-        self.pool = pool if pool is not None else make_pool(self.dsn, base)
+    def _new_pool(self, dsn: str, settings: Settings) -> psycopg_pool.ConnectionPool:
+        return make_pool(dsn, settings)
 
     def close(self) -> None:
         if self._owns_recorder and self.recorder is not None:

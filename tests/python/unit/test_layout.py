@@ -29,7 +29,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     skipped = {id(node) for branch in ast.walk(tree)
                if isinstance(branch, ast.If) and "TYPE_CHECKING" in ast.unparse(branch.test)
                for node in ast.walk(branch)}
-    package = name.split(".")[:-1] if not path.name == "__init__.py" else name.split(".")
+    package = name.split(".")[:-1] if path.name != "__init__.py" else name.split(".")
     targets: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -71,4 +71,5 @@ def test_long_modules_say_why_at_the_top(name: str) -> None:
 def test_the_runtime_package_never_imports_the_development_kit() -> None:
     for name, path in _modules().items():
         if name.startswith("campaigndb."):
-            assert not any(t.startswith("campaigndb_dev") for t in _imports(name, path, _modules())), name
+            imported = _imports(name, path, _modules())
+            assert not any(t.startswith("campaigndb_dev") for t in imported), name

@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from campaigndb.core.declare import Isolation, declare
-from campaigndb.core.functions.common import Result, text
+from campaigndb.core.functions.common import Result, given, text
 
 
 class WorkflowRegistered(Result):
     workflow_id: uuid.UUID
+    updated: bool = False  # an existing registration changed
     replayed: bool = False
-    updated: bool = False
 
 
 @declare("register_n8n_workflow(p_workspace_id uuid, p_n8n_workflow_id text, p_name text, "
@@ -62,17 +62,12 @@ def execute_campaign_atomically(
 ) -> dict[str, Any]:
     """Record an execution, bump the workflow's counter and audit it, atomically
     (REPEATABLE READ; `execution_id`, generated when omitted, makes retries safe)."""
-    params: dict[str, Any] = {
-        "p_workspace_id": str(workspace_id),
-        "p_workspace_n8n_workflow_id": str(workflow_id),
-        "p_campaign_approval_session_id": text(campaign_approval_session_id),
-        "p_campaign_name": campaign_name,
-        "p_campaign_type": campaign_type,
-        "p_execution_config": dict(execution_config or {}),
-    }
-    if execution_id is not None:
-        params["p_execution_id"] = str(execution_id)
-    return params
+    return given({"p_workspace_id": str(workspace_id),
+                  "p_workspace_n8n_workflow_id": str(workflow_id),
+                  "p_campaign_approval_session_id": text(campaign_approval_session_id),
+                  "p_campaign_name": campaign_name, "p_campaign_type": campaign_type,
+                  "p_execution_config": dict(execution_config or {})},
+                 p_execution_id=text(execution_id))
 
 
 class ExecutionCompleted(Result):
@@ -82,9 +77,8 @@ class ExecutionCompleted(Result):
     replayed: bool = False
 
 
-@declare("complete_campaign_execution(p_execution_id uuid, p_status text, "
-         "p_result jsonb = NULL, p_error_message text = NULL)",
-         ExecutionCompleted.model_validate)
+@declare("complete_campaign_execution(p_execution_id uuid, p_status text, p_result jsonb = NULL,"
+         " p_error_message text = NULL)", ExecutionCompleted.model_validate)
 def complete_campaign_execution(
     execution_id: uuid.UUID | str,
     status: str,
@@ -136,7 +130,4 @@ def get_campaign_execution_metrics(
     workspace_id: uuid.UUID | str, since: datetime | None = None
 ) -> dict[str, Any]:
     """Counts, success rate, average and p95 duration, peak concurrency since `since`."""
-    params: dict[str, Any] = {"p_workspace_id": str(workspace_id)}
-    if since is not None:
-        params["p_since"] = since
-    return params
+    return given({"p_workspace_id": str(workspace_id)}, p_since=since)

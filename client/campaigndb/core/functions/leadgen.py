@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from campaigndb.core.declare import Isolation, declare
 from campaigndb.core.exceptions import Envelope
-from campaigndb.core.functions.common import Input, Result, decimal, text
+from campaigndb.core.functions.common import Input, Result, decimal, given, text
 
 
 class WorkspaceCreated(Result):
@@ -31,10 +31,7 @@ class WorkspaceCreated(Result):
 def create_workspace(name: str, *, workspace_id: uuid.UUID | str | None = None
                      ) -> dict[str, Any]:
     """Create a workspace; `workspace_id` (generated when omitted) makes retries safe."""
-    params: dict[str, Any] = {"p_name": name}
-    if workspace_id is not None:
-        params["p_workspace_id"] = str(workspace_id)
-    return params
+    return given({"p_name": name}, p_workspace_id=text(workspace_id))
 
 
 class ZipCode(Input):
@@ -84,33 +81,23 @@ class CostTracked(Result):
     replayed: bool = False
 
 
-@declare("track_campaign_cost(p_campaign_id uuid, p_service varchar, "
-         "p_items_processed integer, p_cost_usd numeric, p_metadata jsonb, "
-         "p_idempotency_key text = NULL)",
-         CostTracked.model_validate, isolation=Isolation.SERIALIZABLE,
-         hot_row="p_campaign_id", idempotency="p_idempotency_key")
+@declare("track_campaign_cost(p_campaign_id uuid, p_service varchar, p_items_processed integer,"
+         " p_cost_usd numeric, p_metadata jsonb, p_idempotency_key text = NULL)",
+         CostTracked.model_validate, isolation=Isolation.SERIALIZABLE, hot_row="p_campaign_id",
+         idempotency="p_idempotency_key")
 def track_campaign_cost(
-    campaign_id: uuid.UUID | str,
-    service: str,
-    items_processed: int,
-    cost_usd: Decimal | int | str,
-    metadata: Mapping[str, Any] | None = None,
-    *,
-    idempotency_key: str | None = None,
+    campaign_id: uuid.UUID | str, service: str, items_processed: int,
+    cost_usd: Decimal | int | str, metadata: Mapping[str, Any] | None = None,
+    *, idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Record an API cost and add it to the campaign's total (SERIALIZABLE)."""
-    params: dict[str, Any] = {
-        "p_campaign_id": str(campaign_id), "p_service": service,
-        "p_items_processed": items_processed, "p_cost_usd": decimal(cost_usd),
-        "p_metadata": dict(metadata or {}),
-    }
-    if idempotency_key is not None:
-        params["p_idempotency_key"] = idempotency_key
-    return params
+    return given({"p_campaign_id": str(campaign_id), "p_service": service,
+                  "p_items_processed": items_processed, "p_cost_usd": decimal(cost_usd),
+                  "p_metadata": dict(metadata or {})}, p_idempotency_key=idempotency_key)
 
 
-class Business(Input):
-    """One scraped business for insert_businesses_batch (plain dicts are accepted too)."""
+class Listing(BaseModel):
+    """What a scraped business and a stored one share."""
 
     place_id: str
     name: str
@@ -120,13 +107,18 @@ class Business(Input):
     phone: str | None = None
     website: str | None = None
     category: str | None = None
+    email: str | None = None
+    facebook_url: str | None = None
+    linkedin_url: str | None = None
+
+
+class Business(Listing, Input):
+    """One scraped business for insert_businesses_batch (plain dicts are accepted too)."""
+
     rating: Decimal | None = None
     reviews_count: int | None = None
     latitude: float | None = None
     longitude: float | None = None
-    email: str | None = None
-    facebook_url: str | None = None
-    linkedin_url: str | None = None
     raw_data: dict[str, Any] | None = None
 
 
@@ -237,23 +229,12 @@ def update_enrichment_batch(
     return {"p_enrichment_type": enrichment_type, "p_enrichments": rows}
 
 
-class BusinessRow(Result):
+class BusinessRow(Listing, Result):
     """A row of get_businesses_for_enrichment."""
 
     id: uuid.UUID
     campaign_id: uuid.UUID
     zip_code: str | None = None
-    place_id: str
-    name: str
-    address: str | None = None
-    city: str | None = None
-    state: str | None = None
-    phone: str | None = None
-    website: str | None = None
-    category: str | None = None
-    email: str | None = None
-    facebook_url: str | None = None
-    linkedin_url: str | None = None
     email_verification_status: str
 
 
@@ -273,10 +254,6 @@ def get_businesses_for_enrichment(
     after_id: uuid.UUID | str | None = None,
 ) -> dict[str, Any]:
     """One page of the campaign's businesses that still need `enrichment_type`."""
-    params: dict[str, Any] = {"p_campaign_id": str(campaign_id),
-                              "p_enrichment_type": enrichment_type,
-                              "p_limit": limit, "p_offset": offset}
-    if after_id is not None:
-        params["p_after_id"] = text(after_id)
-    return params
+    return given({"p_campaign_id": str(campaign_id), "p_enrichment_type": enrichment_type,
+                  "p_limit": limit, "p_offset": offset}, p_after_id=text(after_id))
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from campaigndb.core.declare import declare
 from campaigndb.core.exceptions import Envelope
-from campaigndb.core.functions.common import Input, Result, text
+from campaigndb.core.functions.common import Input, Result, given, text
 
 
 class KpiRow(Input):
@@ -39,14 +39,14 @@ class KpiRow(Input):
 
 
 class KpiUpserted(Result):
-    upserted: int
-    inserted: int
-    updated: int
-    unchanged: int
     first_date: date | None = None
     last_date: date | None = None
-    collection_log_id: int
+    upserted: int
+    inserted: int
     replayed: bool = False
+    updated: int
+    unchanged: int
+    collection_log_id: int
 
 
 @declare("upsert_daily_kpi_batch(p_rows jsonb, p_source text, p_idempotency_key text = NULL)",
@@ -59,13 +59,8 @@ def upsert_daily_kpi_batch(
 ) -> dict[str, Any]:
     """Upsert daily KPI rows on (campaign_id, kpi_date, platform) and log the batch in
     collection_log, both in one transaction; at most 10,000 rows per call."""
-    params: dict[str, Any] = {
-        "p_rows": [r.to_json() if isinstance(r, KpiRow) else r for r in rows],
-        "p_source": source,
-    }
-    if idempotency_key is not None:
-        params["p_idempotency_key"] = idempotency_key
-    return params
+    return given({"p_rows": [r.to_json() if isinstance(r, KpiRow) else r for r in rows],
+                  "p_source": source}, p_idempotency_key=idempotency_key)
 
 
 class KpisAggregated(Result):
@@ -88,10 +83,8 @@ def aggregate_monthly_kpis(
 ) -> dict[str, Any]:
     """Replace one month's campaign_summaries (every campaign, or one) with the totals and
     ratios of its daily KPI rows, and log the run, all or nothing."""
-    params: dict[str, Any] = {"p_month": month, "p_campaign_id": text(campaign_id)}
-    if idempotency_key is not None:
-        params["p_idempotency_key"] = idempotency_key
-    return params
+    return given({"p_month": month, "p_campaign_id": text(campaign_id)},
+                 p_idempotency_key=idempotency_key)
 
 
 def _id(envelope: Envelope) -> uuid.UUID:
@@ -115,14 +108,10 @@ def record_transaction_metric(
 ) -> dict[str, Any]:
     """Store one measurement in transaction_metrics; returns its id (`metric_id`,
     generated when omitted, makes retries safe: the row's id, chosen by the client)."""
-    params: dict[str, Any] = {
-        "p_operation_name": operation_name, "p_campaign_id": text(campaign_id),
-        "p_duration_ms": duration_ms, "p_success": success, "p_error_message": error_message,
-        "p_retry_count": retry_count, "p_isolation_level": isolation_level,
-    }
-    if metric_id is not None:
-        params["p_metric_id"] = str(metric_id)
-    return params
+    return given({"p_operation_name": operation_name, "p_campaign_id": text(campaign_id),
+                  "p_duration_ms": duration_ms, "p_success": success,
+                  "p_error_message": error_message, "p_retry_count": retry_count,
+                  "p_isolation_level": isolation_level}, p_metric_id=text(metric_id))
 
 
 class ConnectionCounts(Result):
