@@ -185,3 +185,36 @@ def test_an_unknown_outcome_is_its_own_retryable_error_with_the_key() -> None:
     assert error.idempotency_key == "k-1"
     assert [is_connection_loss(c) for c in ("08006", "08001", "57P01", "57014", "40001", None)] \
         == [True, True, True, False, False, False]
+
+
+def test_no_dsn_is_a_clear_error_and_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Library code never starts a server: without a DSN the client says what to set."""
+    from campaigndb import AsyncClient, Client, MissingDsn
+
+    monkeypatch.delenv("CAMPAIGNDB_DSN", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for make in (Client, AsyncClient):
+        with pytest.raises(MissingDsn) as raised:
+            make()
+        message = str(raised.value)
+        assert "CAMPAIGNDB_DSN" in message and "DATABASE_URL" in message
+        assert "campaigndb db up" in message
+
+
+def test_recovery_statements_are_one_list_for_both_clients() -> None:
+    from campaigndb.core import statements
+
+    assert statements.recovery(True, True) == [statements.ROLLBACK, statements.UNLOCK_ALL]
+    assert statements.recovery(False, True) == [statements.UNLOCK_ALL]
+    assert statements.recovery(True, False) == [statements.ROLLBACK]
+    assert statements.recovery(False, False) == []
+
+
+def test_declarations_parse_their_signature() -> None:
+    from campaigndb.core.declare import parse_signature
+
+    assert parse_signature("f(p_a uuid, p_b text = NULL)") == (
+        "f", {"p_a": "uuid", "p_b": "text"}, frozenset({"p_a"}))
+    assert parse_signature("g()") == ("g", {}, frozenset())
+    with pytest.raises(ValueError):
+        parse_signature("not a signature")
