@@ -9,7 +9,7 @@ import psycopg
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from campaigndb.settings import resolve_dsn
+from campaigndb_dev.embedded import dev_dsn
 
 config = context.config
 LOCK_TIMEOUT = os.environ.get("CAMPAIGNDB_MIGRATION_LOCK_TIMEOUT", "5s")
@@ -17,7 +17,7 @@ LOCK_TIMEOUT = os.environ.get("CAMPAIGNDB_MIGRATION_LOCK_TIMEOUT", "5s")
 
 def _dsn() -> str:
     explicit = config.attributes.get("dsn") or config.get_main_option("sqlalchemy.url")
-    return str(explicit) if explicit else resolve_dsn()
+    return str(explicit) if explicit else dev_dsn()
 
 
 def run_offline() -> None:

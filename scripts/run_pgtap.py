@@ -10,7 +10,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from campaigndb.testing import create_database, drop_database, migrate, unique_name
+from campaigndb_dev.testing import create_database, drop_database, migrate, unique_name
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,14 +1,24 @@
-"""campaigndb: atomic PL/pgSQL functions for campaign data, and their typed Python client."""
+"""campaigndb: atomic PL/pgSQL functions for campaign data, and their typed Python client.
 
-from campaigndb.aclient import AsyncClient
-from campaigndb.atransaction import AsyncTransaction
-from campaigndb.classification import Category, Classification, RecoveryAction, classify
-from campaigndb.client import CallStats, Client
-from campaigndb.errors import (
+The public API, nothing else.  Where things live: `core/` (no I/O: the declarations of the
+API functions, the SQLSTATE table, the retry policy, every SQL statement), `sync/` and
+`aio/` (the I/O of the two clients), `observe/` (statistics, metrics, health, Prometheus),
+`settings.py`.  The development kit (embedded server, CLI, test helpers) is the separate
+package `campaigndb_dev`.
+"""
+
+from campaigndb.aio.client import AsyncClient
+from campaigndb.aio.transaction import AsyncTransaction
+from campaigndb.core.classification import Classification, classify
+from campaigndb.core.connection import json_dumps
+from campaigndb.core.declare import FUNCTIONS, FunctionSpec, Isolation
+from campaigndb.core.errors import envelope_from_exception
+from campaigndb.core.exceptions import (
     BatchTooLarge,
     CampaignDBError,
     CheckViolation,
     Duplicate,
+    Envelope,
     InvalidInput,
     InvalidState,
     NotFound,
@@ -16,10 +26,18 @@ from campaigndb.errors import (
     PermissionDenied,
     ReferenceNotFound,
     RetriesExhausted,
-    envelope_from_exception,
+    StepFailed,
+    TransactionTimeout,
 )
-from campaigndb.health import HealthMonitor, HealthReport, HealthStatus, Thresholds
-from campaigndb.models import (
+from campaigndb.core.functions.execution import (
+    ExecutionCompleted,
+    ExecutionMetrics,
+    ExecutionStarted,
+    ExecutionValidation,
+    Violation,
+    WorkflowRegistered,
+)
+from campaigndb.core.functions.leadgen import (
     BatchResult,
     Business,
     BusinessRow,
@@ -28,82 +46,84 @@ from campaigndb.models import (
     CampaignStatistics,
     CostTracked,
     CoverageUpdated,
-    DatabaseHealth,
     EmailVerified,
     Enrichment,
     EnrichmentFailure,
     EnrichmentResult,
-    Envelope,
-    ExecutionCompleted,
-    ExecutionMetrics,
-    ExecutionStarted,
-    ExecutionValidation,
-    KpiRow,
-    KpisAggregated,
-    KpiUpserted,
-    Violation,
-    WorkflowRegistered,
     WorkspaceCreated,
     ZipCode,
 )
-from campaigndb.queries import FUNCTIONS, Isolation
-from campaigndb.settings import Settings
-from campaigndb.transaction import StepFailed, Transaction, TransactionTimeout
+from campaigndb.core.functions.reporting import (
+    DatabaseHealth,
+    KpiRow,
+    KpisAggregated,
+    KpiUpserted,
+)
+from campaigndb.core.sqlstates import SQLSTATES, Category, RecoveryAction
+from campaigndb.observe.health import HealthMonitor, HealthReport, HealthStatus, Thresholds
+from campaigndb.observe.stats import CallStats
+from campaigndb.settings import MissingDsn, Settings
+from campaigndb.sync.client import Client
+from campaigndb.sync.transaction import Transaction
 
 __all__ = [
     "FUNCTIONS",
+    "SQLSTATES",
     "AsyncClient",
     "AsyncTransaction",
-    "HealthMonitor",
-    "HealthReport",
-    "HealthStatus",
-    "Thresholds",
-    "Category",
-    "Classification",
-    "RecoveryAction",
-    "StepFailed",
-    "Transaction",
-    "TransactionTimeout",
-    "classify",
     "BatchResult",
+    "BatchTooLarge",
     "Business",
     "BusinessRow",
-    "CampaignStatistics",
-    "CoverageUpdated",
-    "DatabaseHealth",
-    "ExecutionCompleted",
-    "ExecutionMetrics",
-    "ExecutionStarted",
-    "ExecutionValidation",
-    "Violation",
-    "WorkflowRegistered",
-    "EmailVerified",
-    "Enrichment",
-    "EnrichmentFailure",
-    "EnrichmentResult",
-    "BatchTooLarge",
     "CallStats",
     "CampaignCreated",
     "CampaignData",
     "CampaignDBError",
+    "CampaignStatistics",
+    "Category",
     "CheckViolation",
+    "Classification",
     "Client",
     "CostTracked",
-    "KpiRow",
-    "KpisAggregated",
-    "KpiUpserted",
+    "CoverageUpdated",
+    "DatabaseHealth",
     "Duplicate",
+    "EmailVerified",
+    "Enrichment",
+    "EnrichmentFailure",
+    "EnrichmentResult",
     "Envelope",
+    "ExecutionCompleted",
+    "ExecutionMetrics",
+    "ExecutionStarted",
+    "ExecutionValidation",
+    "FunctionSpec",
+    "HealthMonitor",
+    "HealthReport",
+    "HealthStatus",
     "InvalidInput",
     "InvalidState",
     "Isolation",
+    "KpiRow",
+    "KpisAggregated",
+    "KpiUpserted",
+    "MissingDsn",
     "NotFound",
     "OutcomeUnknown",
     "PermissionDenied",
+    "RecoveryAction",
     "ReferenceNotFound",
     "RetriesExhausted",
     "Settings",
+    "StepFailed",
+    "Thresholds",
+    "Transaction",
+    "TransactionTimeout",
+    "Violation",
+    "WorkflowRegistered",
     "WorkspaceCreated",
     "ZipCode",
+    "classify",
     "envelope_from_exception",
+    "json_dumps",
 ]

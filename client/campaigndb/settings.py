@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     dsn: str | None = Field(
         default=None,
         validation_alias=AliasChoices("CAMPAIGNDB_DSN", "DATABASE_URL", "dsn"),
-        description="PostgreSQL URL; unset: the embedded local server",
+        description="PostgreSQL URL (required: `campaigndb db up` starts a local one)",
     )
     # Pool (CONTRACT.md section 5 defaults)
     pool_min_size: int = Field(default=1, ge=0)
@@ -55,14 +55,16 @@ class Settings(BaseSettings):
     metrics_flush_interval_s: float = Field(default=1.0, gt=0)
 
 
-def resolve_dsn(settings: Settings | None = None, *, start_embedded: bool = True) -> str:
-    """The configured DSN, else the embedded default server's (started when asked)."""
+class MissingDsn(ValueError):
+    """No database was named: the library never starts one by itself."""
+
+
+def resolve_dsn(settings: Settings | None = None) -> str:
+    """The configured DSN; without one, a clear error (never a server started here)."""
     settings = settings or Settings()
     if settings.dsn:
         return settings.dsn
-    from campaigndb.embedded import EmbeddedServer
-
-    server = EmbeddedServer()
-    if start_embedded:
-        return server.up()
-    return server.url()
+    raise MissingDsn(
+        "no database configured: pass a DSN (Client(dsn)) or set CAMPAIGNDB_DSN (or "
+        "DATABASE_URL); for a local development server run `campaigndb db up` and use the "
+        "URL it prints")

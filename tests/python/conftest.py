@@ -2,7 +2,7 @@
 server), one database migrated by `alembic upgrade head` as a template, cloned per module.
 
 With CAMPAIGNDB_TEST_PGBOUNCER=1 the suite runs through PgBouncer: a throwaway PgBouncer in
-transaction pooling mode (campaigndb.pgbouncer) fronts the server, `dsn` (and so `client`,
+transaction pooling mode (campaigndb_dev.pgbouncer) fronts the server, `dsn` (and so `client`,
 `raw` and every Client or connection a test builds from it) points at it, and
 CAMPAIGNDB_PGBOUNCER=1 configures every Client for it.  A test that by nature needs a
 direct session is marked `direct_session("why")`: it gets the server's own DSN and a client
@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from campaigndb import Client
-from campaigndb.pgbouncer import PgBouncer
-from campaigndb.testing import create_database, drop_database, migrated_database, server_dsn
+from campaigndb_dev.pgbouncer import PgBouncer
+from campaigndb_dev.testing import create_database, drop_database, migrated_database, server_dsn
 
 #: Tests in files this conftest does not own that need a direct session, with the reason
 #: (the same as `@pytest.mark.direct_session("...")` on the test itself).

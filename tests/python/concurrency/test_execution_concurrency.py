@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from campaigndb import Client
-from campaigndb.testing import WORKFLOW_COUNTS_SQL
+from campaigndb_dev.testing import WORKFLOW_COUNTS_SQL
 
 pytestmark = pytest.mark.concurrency
 

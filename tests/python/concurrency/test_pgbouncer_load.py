@@ -23,9 +23,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from campaigndb import AsyncClient, Client
-from campaigndb.pgbouncer import PgBouncer
-from campaigndb.queries import HOT_ROW_LOCK_NAMESPACE
-from campaigndb.testing import WORKFLOW_COUNTS_SQL
+from campaigndb.core.statements import HOT_ROW_LOCK_NAMESPACE
+from campaigndb_dev.pgbouncer import PgBouncer
+from campaigndb_dev.testing import WORKFLOW_COUNTS_SQL
 
 pytestmark = pytest.mark.concurrency
 

@@ -25,8 +25,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from campaigndb import CampaignDBError, Client, Isolation, RetriesExhausted
-from campaigndb.embedded import EmbeddedServer, RunAs
-from campaigndb.testing import dsn_for, migrate
+from campaigndb_dev.embedded import EmbeddedServer, RunAs
+from campaigndb_dev.testing import dsn_for, migrate
 
 # -- the invariants ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ lost connection (08006, retryable), retries with the same idempotency key on a n
 connection, and the write must be applied once: no second row, no second increment, the
 first answer replayed.
 
-Table-driven: CASES maps each write function of campaigndb.queries.FUNCTIONS to how to make
+Table-driven: CASES maps each write function of campaigndb.FUNCTIONS to how to make
 its arguments and how to check that it was applied exactly once; a function added to
 FUNCTIONS without a case fails test_every_write_function_has_a_case.
 """
@@ -25,9 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from campaigndb import AsyncClient, Client, Isolation
-from campaigndb.errors import Envelope
-from campaigndb.queries import FUNCTIONS
+from campaigndb import FUNCTIONS, AsyncClient, Client, Envelope, Isolation
 
 from .support import CommitReplyDropper, Ledger, assert_invariants
 

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from campaigndb.queries import FunctionSpec
-from campaigndb.sqlstates import SQLSTATES
+from campaigndb import FunctionSpec
+from campaigndb.core.sqlstates import SQLSTATES
 
 #: The contract's SQLSTATE table (docs/contract.md section 1; campaigndb/sqlstates.py, which a
 #: test keeps equal to campaigndb.error_codes).

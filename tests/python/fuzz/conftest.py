@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from campaigndb import Client
-from campaigndb.pool import configure_connection
+from campaigndb.core.connection import configure_connection
 
 from .strategies import World
 from .tally import CASES, CODES

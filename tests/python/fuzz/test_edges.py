@@ -15,8 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from campaigndb import Client
-from campaigndb.queries import FUNCTIONS
+from campaigndb import FUNCTIONS, Client
 
 from .checks import Fingerprint, call_sql, check_envelope, fingerprint_of
 from .strategies import World

@@ -1,6 +1,6 @@
 """Hostile input for every API function (issue 6, item 2).
 
-For each function of campaigndb.queries.FUNCTIONS, hypothesis draws hostile arguments
+For each function of campaigndb.FUNCTIONS, hypothesis draws hostile arguments
 (strategies.py) and calls the function twice with them: through plain SQL with named
 arguments, and through the client's `call()`.  Every answer must be a well-formed envelope
 (docs/contract.md section 1), the documented rows or uuid for the TABLE/uuid functions, or, on
@@ -20,8 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
-from campaigndb import Client
-from campaigndb.queries import FUNCTIONS, FunctionSpec
+from campaigndb import FUNCTIONS, Client, FunctionSpec
 
 from . import strategies
 from .checks import (

@@ -11,8 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from campaigndb import AsyncClient, Client, NotFound, PermissionDenied, classify
-from campaigndb.classification import Category
+from campaigndb import AsyncClient, Category, Client, NotFound, PermissionDenied, classify
 
 
 def test_async_has_every_typed_method_of_the_sync_client() -> None:

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 
 from campaigndb import FUNCTIONS, Client, PermissionDenied
-from campaigndb.client import HotRows
-from campaigndb.queries import RESOLVE_FUNCTION
-from campaigndb.sqlstates import SQLSTATES
+from campaigndb.core.hotrows import HotRows
+from campaigndb.core.sqlstates import SQLSTATES
+from campaigndb.core.statements import RESOLVE_FUNCTION
 
 
 def test_every_client_function_resolves(raw: psycopg.Connection[Any]) -> None:
@@ -21,11 +21,13 @@ def test_every_client_function_resolves(raw: psycopg.Connection[Any]) -> None:
         resolved = raw.execute(RESOLVE_FUNCTION, [spec.signature]).fetchone()
         assert resolved is not None and resolved[0] is not None, spec.signature
         args = raw.execute(
-            "SELECT coalesce(proargnames[1:pronargs], %s) FROM pg_proc"
-            " WHERE oid = to_regprocedure(%s)",
+            "SELECT coalesce(proargnames[1:pronargs], %s), pronargs - pronargdefaults"
+            " FROM pg_proc WHERE oid = to_regprocedure(%s)",
             [[], spec.signature],
         ).fetchone()
         assert args is not None and list(args[0]) == list(spec.params), spec.name
+        # the declaration's `= NULL` marks exactly the parameters the SQL gives a default
+        assert set(spec.params) - spec.required == set(list(spec.params)[args[1]:]), spec.name
 
 
 def test_sqlstate_table_matches_the_database(raw: psycopg.Connection[Any]) -> None:

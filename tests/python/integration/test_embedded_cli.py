@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from campaigndb.cli import app
-from campaigndb.embedded import EmbeddedServer, project_root
+from campaigndb_dev.cli import app
+from campaigndb_dev.embedded import EmbeddedServer, project_root
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from campaigndb import Client, HealthMonitor, HealthStatus, Thresholds
-from campaigndb.cli import app
+from campaigndb_dev.cli import app
 
 
 def test_monitor_check_against_the_server(client: Client) -> None:

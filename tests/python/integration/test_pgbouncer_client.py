@@ -15,11 +15,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from campaigndb import AsyncClient, CampaignDBError, Client, Settings
-from campaigndb.client import _hot_row_key
-from campaigndb.pgbouncer import PgBouncer
-from campaigndb.pool import connection_kwargs
-from campaigndb.queries import HOT_ROW_LOCK_NAMESPACE, Isolation
+from campaigndb import AsyncClient, CampaignDBError, Client, Isolation, Settings
+from campaigndb.core.connection import connection_kwargs
+from campaigndb.core.hotrows import hot_row_key as _hot_row_key
+from campaigndb.core.statements import HOT_ROW_LOCK_NAMESPACE
+from campaigndb_dev.pgbouncer import PgBouncer
 
 SERVER_POOL = 5  # the session PgBouncer's pool size (conftest)
 

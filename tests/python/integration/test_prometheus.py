@@ -7,7 +7,7 @@ import uuid
 from prometheus_client import CollectorRegistry, generate_latest
 
 from campaigndb import Client
-from campaigndb.prometheus import register
+from campaigndb.observe.prometheus import register
 
 
 def test_scrape_shows_calls_failures_latency_and_pool(dsn: str, campaign: uuid.UUID) -> None:

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from campaigndb import Client, InvalidInput, KpiRow, NotFound
-from campaigndb.cli import app
+from campaigndb_dev.cli import app
 
 OCTOBER = date(2026, 10, 1)
 

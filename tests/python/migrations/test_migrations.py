@@ -15,9 +15,9 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from campaigndb.embedded import project_root
-from campaigndb.migration_support import declared_sql
-from campaigndb.testing import create_database, drop_database, migrate
+from campaigndb_dev.embedded import project_root
+from campaigndb_dev.freeze import declared_sql
+from campaigndb_dev.testing import create_database, drop_database, migrate
 
 pytestmark = pytest.mark.migrations
 ROOT = project_root()

@@ -16,8 +16,8 @@ from campaigndb import (
     Thresholds,
     classify,
 )
-from campaigndb.health import evaluate
-from campaigndb.sqlstates import SQLSTATES
+from campaigndb.core.sqlstates import SQLSTATES
+from campaigndb.observe.health import evaluate
 
 EXPECTED = {
     "22023": (Category.QUERY, False, RecoveryAction.FIX_DATA),
@@ -140,3 +140,11 @@ def test_health_grading(server: dict[str, Any], pool: dict[str, int], latency: f
 def test_thresholds_are_configurable() -> None:
     strict = Thresholds(avg_query_ms=(1.0, 2.0, 3.0))
     assert evaluate(healthy_server(), POOL, 2.5, strict).status is HealthStatus.UNHEALTHY
+
+
+@pytest.mark.parametrize("sqlstate", sorted(SQLSTATES))
+def test_each_condition_name_is_psycopgs(sqlstate: str) -> None:
+    """The table's names are PostgreSQL's (psycopg's own error classes carry them)."""
+    cls = psycopg.errors.lookup(sqlstate)
+    expected = "".join(part.capitalize() for part in SQLSTATES[sqlstate].condition_name.split("_"))
+    assert cls.__name__.lower() == expected.lower()

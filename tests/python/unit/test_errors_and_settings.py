@@ -9,11 +9,13 @@ import psycopg_pool
 import pytest
 from tenacity import RetryCallState
 
-from campaigndb import errors
-from campaigndb.client import _hot_row_key, _RetryWait
-from campaigndb.queries import FUNCTIONS, _call_sql
+from campaigndb.core import errors, exceptions
+from campaigndb.core.declare import FUNCTIONS
+from campaigndb.core.hotrows import hot_row_key as _hot_row_key
+from campaigndb.core.retry import RetryWait as _RetryWait
+from campaigndb.core.sqlstates import SQLSTATES, is_retryable, retry_after_ms
+from campaigndb.core.statements import call_sql as _call_sql
 from campaigndb.settings import Settings
-from campaigndb.sqlstates import SQLSTATES, is_retryable, retry_after_ms
 
 CONTRACT_RETRYABLE = {"40001", "40P01", "55P03", "57014", "53300", "57P01", "57P02", "57P03"}
 CONTRACT_FINAL = {"22023", "22P02", "22003", "22007", "23502", "23503", "23505", "23514",
@@ -54,17 +56,17 @@ def test_envelope_from_connection_loss_and_pool_timeout() -> None:
 
 
 def test_typed_exceptions() -> None:
-    def make(code: str, retry: bool = False) -> errors.CampaignDBError:
+    def make(code: str, retry: bool = False) -> exceptions.CampaignDBError:
         return errors.exception_for({"success": False, "error": "x", "error_code": code,
                                      "retry_recommended": retry,
                                      "error_detail": {"constraint": "c", "column": "k"}})
 
-    assert isinstance(make("23505"), errors.Duplicate)
-    assert isinstance(make("22P02"), errors.InvalidInput)
-    assert isinstance(make("P0002"), errors.NotFound)
-    assert isinstance(make("42501"), errors.PermissionDenied)
-    assert isinstance(make("40001", True), errors.RetriesExhausted)
-    assert type(make("XX000")) is errors.CampaignDBError
+    assert isinstance(make("23505"), exceptions.Duplicate)
+    assert isinstance(make("22P02"), exceptions.InvalidInput)
+    assert isinstance(make("P0002"), exceptions.NotFound)
+    assert isinstance(make("42501"), exceptions.PermissionDenied)
+    assert isinstance(make("40001", True), exceptions.RetriesExhausted)
+    assert type(make("XX000")) is exceptions.CampaignDBError
     assert make("23505").constraint == "c" and make("23505").column == "k"
 
 
@@ -113,11 +115,11 @@ def test_hot_row_key_is_stable_int4() -> None:
 
 
 def _policy(**settings: object) -> dict[str, object]:
-    from campaigndb.client import ClientBase
+    from campaigndb.core.retry import call_policy
 
-    base = ClientBase()
-    base._init_base("postgresql://nobody@127.0.0.1:1/none", None, None, None, dict(settings))
-    return base._retry_policy(lambda state: None)
+    given = Settings(dsn="postgresql://nobody@127.0.0.1:1/none", **settings)  # type: ignore[arg-type]
+    return call_policy(given.retry_attempts, given.retry_base_s, given.retry_max_s,
+                       lambda state: None)
 
 
 def test_retry_policy_stops_after_the_configured_attempts() -> None:
@@ -160,22 +162,22 @@ def test_backoff_is_jittered_exponential_and_capped(attempt: int) -> None:
 
 
 def test_an_unknown_outcome_is_its_own_retryable_error_with_the_key() -> None:
-    from campaigndb import OutcomeUnknown, RetriesExhausted
-    from campaigndb.client import ClientBase
-    from campaigndb.errors import exception_for, is_connection_loss
-    from campaigndb.queries import FUNCTIONS
+    from campaigndb import FUNCTIONS, OutcomeUnknown, RetriesExhausted
+    from campaigndb.core.calls import outcome_unknown
+    from campaigndb.core.errors import exception_for
+    from campaigndb.core.sqlstates import is_connection_loss
 
     last = {"success": False, "error": "server closed the connection", "error_code": "08006",
             "retry_recommended": True}
-    keyed = ClientBase._outcome_unknown(
+    keyed = outcome_unknown(
         FUNCTIONS["track_campaign_cost"], {"p_idempotency_key": "k-1"}, last)
     assert (keyed["error_code"], keyed["retry_recommended"], keyed["idempotency_key"]) == (
         "08007", True, "k-1")
     assert "p_idempotency_key (k-1)" in keyed["error"] and "08006" in str(keyed["error_detail"])
-    in_json = ClientBase._outcome_unknown(
+    in_json = outcome_unknown(
         FUNCTIONS["create_campaign_with_coverage"], {"p_campaign_data": {"id": "c-1"}}, last)
     assert in_json["idempotency_key"] == "c-1" and "p_campaign_data.id" in in_json["error"]
-    keyless = ClientBase._outcome_unknown(
+    keyless = outcome_unknown(
         FUNCTIONS["update_campaign_statistics"], {"p_campaign_id": "x"}, last)
     assert "idempotency_key" not in keyless and "idempotent by nature" in keyless["error"]
     error = exception_for(keyed, "track_campaign_cost")
@@ -183,3 +185,36 @@ def test_an_unknown_outcome_is_its_own_retryable_error_with_the_key() -> None:
     assert error.idempotency_key == "k-1"
     assert [is_connection_loss(c) for c in ("08006", "08001", "57P01", "57014", "40001", None)] \
         == [True, True, True, False, False, False]
+
+
+def test_no_dsn_is_a_clear_error_and_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Library code never starts a server: without a DSN the client says what to set."""
+    from campaigndb import AsyncClient, Client, MissingDsn
+
+    monkeypatch.delenv("CAMPAIGNDB_DSN", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for make in (Client, AsyncClient):
+        with pytest.raises(MissingDsn) as raised:
+            make()
+        message = str(raised.value)
+        assert "CAMPAIGNDB_DSN" in message and "DATABASE_URL" in message
+        assert "campaigndb db up" in message
+
+
+def test_recovery_statements_are_one_list_for_both_clients() -> None:
+    from campaigndb.core import statements
+
+    assert statements.recovery(True, True) == [statements.ROLLBACK, statements.UNLOCK_ALL]
+    assert statements.recovery(False, True) == [statements.UNLOCK_ALL]
+    assert statements.recovery(True, False) == [statements.ROLLBACK]
+    assert statements.recovery(False, False) == []
+
+
+def test_declarations_parse_their_signature() -> None:
+    from campaigndb.core.declare import parse_signature
+
+    assert parse_signature("f(p_a uuid, p_b text = NULL)") == (
+        "f", {"p_a": "uuid", "p_b": "text"}, frozenset({"p_a"}))
+    assert parse_signature("g()") == ("g", {}, frozenset())
+    with pytest.raises(ValueError):
+        parse_signature("not a signature")

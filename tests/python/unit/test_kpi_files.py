@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from campaigndb.kpi_files import KpiFileError, batches, read_kpi_file
+from campaigndb_dev.kpi_files import KpiFileError, batches, read_kpi_file
 
 
 def test_json_array_or_object_with_rows(tmp_path: Path) -> None:

@@ -1,39 +1,21 @@
 """Error classification: what kind of failure, whether to retry, what to do about it.
 
 Decided from the SQLSTATE and the server's diagnostics (constraint, column), never from
-message text.  The retryable set is `campaigndb.sqlstates`, which a test keeps equal to the
-SQL side's `campaigndb.error_codes`.
+message text: the category and the action come from the one SQLSTATE table,
+`campaigndb.core.sqlstates`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import psycopg
 import psycopg_pool
 
-from campaigndb.errors import CampaignDBError, Envelope, envelope_from_exception
-from campaigndb.sqlstates import is_retryable
-
-
-class Category(StrEnum):
-    CONSTRAINT_VIOLATION = "constraint_violation"
-    CONNECTION = "connection"
-    TRANSACTION_CONFLICT = "transaction_conflict"
-    TIMEOUT = "timeout"
-    PERMISSION = "permission"
-    QUERY = "query"
-    UNKNOWN = "unknown"
-
-
-class RecoveryAction(StrEnum):
-    RETRY = "retry"
-    FIX_DATA = "fix_data"
-    CHECK_NETWORK = "check_network"
-    CHECK_PERMISSIONS = "check_permissions"
-    CONTACT_ADMIN = "contact_admin"
+from campaigndb.core.errors import envelope_from_exception
+from campaigndb.core.exceptions import CampaignDBError, Envelope
+from campaigndb.core.sqlstates import ACTIONS, Category, RecoveryAction, is_retryable, lookup
 
 
 @dataclass(frozen=True)
@@ -49,31 +31,8 @@ class Classification:
 
 
 def category_of(sqlstate: str | None) -> Category:
-    code = sqlstate or ""
-    if code in ("40001", "40P01", "55P03"):
-        return Category.TRANSACTION_CONFLICT
-    if code == "57014":
-        return Category.TIMEOUT
-    if code.startswith("08") or code in ("53300", "57P01", "57P02", "57P03"):
-        return Category.CONNECTION
-    if code.startswith("23"):
-        return Category.CONSTRAINT_VIOLATION
-    if code == "42501":
-        return Category.PERMISSION
-    if code[:2] in ("22", "42", "P0", "54", "55", "2B", "0A"):
-        return Category.QUERY
-    return Category.UNKNOWN
+    return lookup(sqlstate).category
 
-
-_ACTIONS = {
-    Category.TRANSACTION_CONFLICT: RecoveryAction.RETRY,
-    Category.TIMEOUT: RecoveryAction.RETRY,
-    Category.CONNECTION: RecoveryAction.CHECK_NETWORK,
-    Category.CONSTRAINT_VIOLATION: RecoveryAction.FIX_DATA,
-    Category.PERMISSION: RecoveryAction.CHECK_PERMISSIONS,
-    Category.QUERY: RecoveryAction.FIX_DATA,
-    Category.UNKNOWN: RecoveryAction.CONTACT_ADMIN,
-}
 
 _MESSAGES = {
     Category.TRANSACTION_CONFLICT: "Another process changed the same data at the same time; "
@@ -125,7 +84,7 @@ def classify(error: BaseException | Envelope) -> Classification:
         sqlstate=sqlstate,
         category=category,
         retryable=retryable,
-        recovery_action=RecoveryAction.RETRY if retryable else _ACTIONS[category],
+        recovery_action=RecoveryAction.RETRY if retryable else ACTIONS[category],
         user_message=message,
         constraint=detail.get("constraint"),
         column=detail.get("column"),

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from campaigndb.settings import Settings
+
 DEFAULT_DATABASE = "campaigndb"
 SUPERUSER = "postgres"
 
@@ -307,3 +309,11 @@ class EmbeddedServer:
             "initialised": (self.datadir / "PG_VERSION").is_file(),
             "user": self._state().get("user"),
         }
+
+
+def dev_dsn(settings: Settings | None = None) -> str:
+    """For the development tools (demo, CLI, alembic's env.py): the configured DSN, else the
+    embedded default server's, started on first use.  Library code never does this: a
+    `Client` without a DSN is an error (campaigndb.settings.resolve_dsn)."""
+    configured = (settings or Settings()).dsn
+    return configured or EmbeddedServer().up()

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from campaigndb.embedded import EmbeddedError, EmbeddedServer, project_root
+from campaigndb_dev.embedded import EmbeddedError, EmbeddedServer, dev_dsn, project_root
 
 app = typer.Typer(help="campaigndb: atomic campaign functions for PostgreSQL", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded local PostgreSQL (used when no DSN is set)",
@@ -110,7 +110,7 @@ def _parse_value(raw: str) -> Any:
 
 
 def _print_envelope(envelope: Any, as_json: bool) -> None:
-    from campaigndb.pool import json_dumps
+    from campaigndb.core.connection import json_dumps
 
     print(json_dumps(envelope) if as_json else json.dumps(
         json.loads(json_dumps(envelope)), indent=2))
@@ -123,7 +123,7 @@ def call(
     as_json: Annotated[bool, typer.Option("--json", help="compact JSON output")] = False,
 ) -> None:
     """Call an API function through the client and print its envelope (exit 1 on failure)."""
-    from campaigndb.client import Client
+    from campaigndb import Client
 
     kwargs: dict[str, Any] = {}
     for item in params or []:
@@ -131,7 +131,7 @@ def call(
         if not sep:
             raise typer.BadParameter(f"expected p_name=value, got {item!r}")
         kwargs[key if key.startswith("p_") else f"p_{key}"] = _parse_value(value)
-    with Client(pool_min_size=0, pool_max_size=1) as client:
+    with Client(dev_dsn(), pool_min_size=0, pool_max_size=1) as client:
         envelope = client.call(function, **kwargs)
     _print_envelope(envelope, as_json)
     if not envelope.get("success"):
@@ -146,11 +146,10 @@ def health(
     3 critical (for monitoring scripts)."""
     from rich.table import Table
 
-    from campaigndb.client import Client
-    from campaigndb.health import HealthMonitor, HealthStatus
+    from campaigndb import Client, HealthMonitor, HealthStatus
 
     try:
-        with Client(pool_min_size=1, pool_max_size=2, retry_attempts=1) as client:
+        with Client(dev_dsn(), pool_min_size=1, pool_max_size=2, retry_attempts=1) as client:
             report = HealthMonitor(client).check()
     except Exception as exc:  # noqa: BLE001 - no database at all is the worst health
         console.print(f"[red]CRITICAL[/red]: {exc}")
@@ -190,8 +189,8 @@ def kpi_upsert(
     """
     from rich.progress import Progress
 
-    from campaigndb.client import Client
-    from campaigndb.kpi_files import KpiFileError, batches, read_kpi_file
+    from campaigndb import Client
+    from campaigndb_dev.kpi_files import KpiFileError, batches, read_kpi_file
 
     try:
         rows = read_kpi_file(file)
@@ -200,7 +199,7 @@ def kpi_upsert(
         raise typer.Exit(2) from exc
     parts = list(batches(rows, batch_size)) or [(0, rows)]
     failed = False
-    with Client(pool_min_size=0, pool_max_size=1) as client, \
+    with Client(dev_dsn(), pool_min_size=0, pool_max_size=1) as client, \
             Progress(console=Console(stderr=True), transient=True,
                      disable=len(parts) == 1) as progress:
         task = progress.add_task(f"upserting {len(rows):,} rows", total=len(rows))
@@ -241,10 +240,10 @@ def kpi_aggregate(
 ) -> None:
     """Replace a month's campaign_summaries with aggregate_monthly_kpis (all or nothing) and
     print the envelope; exit 1 on a failure."""
-    from campaigndb.client import Client
+    from campaigndb import Client
 
     first_day = _month(month)
-    with Client(pool_min_size=0, pool_max_size=1) as client:
+    with Client(dev_dsn(), pool_min_size=0, pool_max_size=1) as client:
         envelope = client.call("aggregate_monthly_kpis", p_month=first_day,
                                p_campaign_id=campaign)
     _print_envelope(envelope, as_json)
@@ -256,7 +255,7 @@ def kpi_aggregate(
 @app.command("demo")
 def demo() -> None:
     """Deploy to the configured (or embedded) database and run a demonstration workload."""
-    from campaigndb.demo import run_demo
+    from campaigndb_dev.demo import run_demo
 
     run_demo(console)
 
@@ -277,7 +276,8 @@ def dev_freeze(
     files: Annotated[list[str] | None, typer.Argument(help="manifest files (default: all)")] = None,
 ) -> None:
     """Write migrations/frozen/REVISION/upgrade.sql from the declared sources."""
-    from campaigndb.migration_support import freeze, sha256_of
+    from campaigndb.migration_support import sha256_of
+    from campaigndb_dev.freeze import freeze
 
     path = freeze(revision, files)
     print(f"{path}\nsha256 {sha256_of(path)}")
@@ -286,7 +286,7 @@ def dev_freeze(
 @dev_app.command("declared-sql")
 def dev_declared_sql(output: Annotated[Path | None, typer.Option()] = None) -> None:
     """Print (or write) the whole declared schema, in manifest order."""
-    from campaigndb.migration_support import declared_sql
+    from campaigndb_dev.freeze import declared_sql
 
     text = declared_sql()
     if output:

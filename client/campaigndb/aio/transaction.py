@@ -1,9 +1,9 @@
 """Several calls in one transaction with the asyncio client:
 `await AsyncClient.run_transaction(callback, ...)`, `callback` being `async def body(tx)`.
 
-The same semantics as the sync helper (see campaigndb.transaction, which holds everything
-but the I/O: options, retry policy, classification, timeout arithmetic, step-envelope
-checks, attempt logs, statistics and metrics); only the statements are sent here, with
+The same semantics as the sync helper (campaigndb.core.transaction holds everything but the
+I/O: options, retry policy, classification, timeout arithmetic, step-envelope checks,
+attempt logs, statistics and metrics); only the statements are sent here, with
 psycopg's async connections and tenacity's AsyncRetrying (its waits are asyncio.sleep, so
 other tasks run while an attempt backs off).
 
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 from tenacity import AsyncRetrying
 
-from campaigndb import queries
-from campaigndb.errors import Envelope
-from campaigndb.transaction import TransactionOptions, TransactionRun, TransactionSteps
+from campaigndb.core import statements
+from campaigndb.core.exceptions import Envelope
+from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
 if TYPE_CHECKING:
-    from campaigndb.aclient import AsyncClient
+    from campaigndb.aio.client import AsyncClient
 
 T = TypeVar("T")
 
@@ -54,14 +54,11 @@ class AsyncTransaction(TransactionSteps):
 
     async def _run_call(self, name: str, params: dict[str, Any]) -> Envelope:
         spec, statement, args, prefixed = self._statement(name, params)
-        cursor = psycopg.AsyncClientCursor(self._conn)
-        try:
+        async with psycopg.AsyncClientCursor(self._conn) as cursor:
             await cursor.execute(statement, args)
             if prefixed:
                 cursor.nextset()
             return self._answer(spec, cursor.description, await cursor.fetchall())
-        finally:
-            await cursor.close()
 
     async def call(self, name: str, /, *, optional: bool = False, **params: Any) -> Envelope:
         """Call an API function inside the transaction and return its envelope (required:
@@ -97,7 +94,7 @@ async def run_transaction(client: AsyncClient,
             try:
                 async with conn.transaction():
                     if client.workspace_id is not None:
-                        await conn.execute(queries.set_local_workspace(client.workspace_id))
+                        await conn.execute(statements.set_local_workspace(client.workspace_id))
                     tx = AsyncTransaction(client, conn, run, deadline)
                     result = await callback(tx)
                 run.committed(tx.steps)

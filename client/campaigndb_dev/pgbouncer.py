@@ -29,7 +29,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from campaigndb.embedded import SUPERUSER, RunAs, free_port
+from campaigndb_dev.embedded import SUPERUSER, RunAs, free_port
 
 INSTALL_HINT = "install it with `apt-get install pgbouncer` (scripts/install-test-deps.sh does)"
 

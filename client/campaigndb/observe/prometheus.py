@@ -12,11 +12,12 @@ health monitor).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 
-from campaigndb.client import ClientBase
+from campaigndb.base import ClientBase
 
 
 class ClientCollector(Collector):
@@ -24,7 +25,7 @@ class ClientCollector(Collector):
     (per operation), campaigndb_call_latency_avg_ms (last 1,000 calls) and
     campaigndb_pool_* gauges, labelled with the client's name."""
 
-    def __init__(self, client: ClientBase, name: str = "default") -> None:
+    def __init__(self, client: ClientBase[Any], name: str = "default") -> None:
         self.client = client
         self.name = name
 
@@ -63,7 +64,7 @@ class ClientCollector(Collector):
                     yield gauge
 
 
-def register(client: ClientBase, registry: CollectorRegistry = REGISTRY,
+def register(client: ClientBase[Any], registry: CollectorRegistry = REGISTRY,
              name: str = "default") -> ClientCollector:
     """Expose `client`'s figures in `registry` (the default one unless given)."""
     collector = ClientCollector(client, name)

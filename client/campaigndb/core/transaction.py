@@ -1,5 +1,5 @@
 """Several calls in one transaction: `Client.run_transaction(callback, ...)` and
-`AsyncClient.run_transaction(async_callback, ...)` (campaigndb.atransaction).
+`AsyncClient.run_transaction(async_callback, ...)`.
 
 The callback receives a `Transaction` (an `AsyncTransaction` for the asyncio client) and
 calls API functions (and, if it must, plain SQL) through it, all in one database transaction
@@ -22,8 +22,8 @@ opened at the chosen isolation:
 Everything here but the I/O is shared by the two clients: the options, the retry policy
 (`TransactionRun.retry_policy`), the classification (`is_retryable_failure`), the timeout
 arithmetic and the step-envelope checks (`TransactionSteps`), the attempt logs and the
-final answer, statistics and metrics (`TransactionRun.outcome`).  The sync handle and loop
-below and the async ones in campaigndb.atransaction only send the statements.
+final answer, statistics and metrics (`TransactionRun.outcome`).  The handles and loops in
+campaigndb.sync.transaction and campaigndb.aio.transaction only send the statements.
 """
 
 from __future__ import annotations
@@ -32,37 +32,28 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState
 
-from campaigndb import queries
-from campaigndb.errors import (
+from campaigndb.core import calls, statements
+from campaigndb.core.declare import FunctionSpec, Isolation
+from campaigndb.core.errors import envelope_from_exception, exception_for
+from campaigndb.core.exceptions import (
     CampaignDBError,
     Envelope,
-    envelope_from_exception,
-    exception_for,
+    StepFailed,
+    TransactionTimeout,
 )
-from campaigndb.queries import FunctionSpec, Isolation
-from campaigndb.recorder import campaign_for_metrics
-from campaigndb.sqlstates import is_retryable
+from campaigndb.core.retry import is_retryable_failure, transaction_policy
 
 if TYPE_CHECKING:
-    from campaigndb.client import Client, ClientBase
+    from campaigndb.base import ClientBase
 
-T = TypeVar("T")
 logger = logging.getLogger("campaigndb")
-
-
-class StepFailed(CampaignDBError):
-    """A required step of a transaction answered success: false; the transaction is undone."""
-
-
-class TransactionTimeout(CampaignDBError):
-    """The transaction's deadline passed before a statement could start."""
 
 
 @dataclass(frozen=True)
@@ -82,19 +73,6 @@ class TransactionOptions:
         return psycopg.IsolationLevel[self.isolation.name]
 
 
-def is_retryable_failure(exc: BaseException) -> bool:
-    """Whether a failed attempt is rerun: a retryable SQLSTATE raised anywhere (COMMIT
-    included), a lost connection, or a step whose envelope recommends a retry."""
-    if isinstance(exc, CampaignDBError):
-        return exc.retryable and not isinstance(exc, TransactionTimeout)
-    if isinstance(exc, psycopg.Error):
-        code = exc.sqlstate
-        if code is None:
-            return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
-        return is_retryable(code)
-    return False
-
-
 class TransactionRun:
     """One `run_transaction` call, all its attempts: what both clients share but the I/O.
 
@@ -103,7 +81,7 @@ class TransactionRun:
     loop in `outcome()`, and give tenacity `retry_policy()`.
     """
 
-    def __init__(self, client: ClientBase, options: TransactionOptions) -> None:
+    def __init__(self, client: ClientBase[Any], options: TransactionOptions) -> None:
         settings = client.settings
         self.client = client
         self.options = options
@@ -143,20 +121,10 @@ class TransactionRun:
                     delay * 1000)
 
     def retry_policy(self) -> dict[str, Any]:
-        """tenacity arguments, the same for Retrying and AsyncRetrying: whole-callback
-        retries on retryable failures, exponential backoff (this run's base, multiplier and
-        cap) with full jitter, never shorter than the failure's retry_after_ms."""
-        # client.py imports this module, so its backoff class is imported when used
-        from campaigndb.client import _RetryWait
-
-        return {
-            "stop": stop_after_attempt(self.attempts),
-            "wait": _RetryWait(multiplier=self.base_s, max=self.max_s,
-                               exp_base=self.options.multiplier),
-            "retry": retry_if_exception(is_retryable_failure),
-            "before_sleep": self._log_retry,
-            "reraise": True,
-        }
+        """tenacity arguments (see core.retry.transaction_policy) with this run's base,
+        multiplier and cap."""
+        return transaction_policy(self.attempts, self.base_s, self.max_s,
+                                  self.options.multiplier, self._log_retry)
 
     @contextlib.contextmanager
     def outcome(self) -> Iterator[None]:
@@ -199,7 +167,8 @@ class TransactionSteps:
     `AsyncTransaction`): the statement for each step, its time limit, and what its
     envelope means."""
 
-    def __init__(self, client: ClientBase, run: TransactionRun, deadline: float | None) -> None:
+    def __init__(self, client: ClientBase[Any], run: TransactionRun,
+                 deadline: float | None) -> None:
         self._client = client
         self._run = run
         self._options = run.options
@@ -224,7 +193,7 @@ class TransactionSteps:
             limits.append(left_ms)
         if not limits:
             return ""
-        return f"SET LOCAL statement_timeout = {max(1, min(limits))}; "
+        return f"{statements.set_local_statement_timeout(max(1, min(limits)))}; "
 
     def _statement(self, name: str, params: dict[str, Any]
                    ) -> tuple[FunctionSpec, str, dict[str, Any], bool]:
@@ -238,16 +207,16 @@ class TransactionSteps:
         # key used with other parameters: 23505, never a double write.
         step_key = str(uuid.uuid5(self._run.key_seed, f"{self.steps}:{name}"))
         spec, params = self._client._prepare(name, params, lambda: step_key)
-        campaign = campaign_for_metrics(params.get("p_campaign_id"))
+        campaign = calls.campaign_for_metrics(params.get("p_campaign_id"))
         if campaign is not None:
             self._run.campaigns.add(campaign)
-        args = self._client._bind(spec, params)
+        args = calls.bind(spec, params)
         prefix = self._timeout_prefix()
         return spec, prefix + spec.call_sql(tuple(args)), args, bool(prefix)
 
-    def _answer(self, spec: FunctionSpec, description: Any, rows: list[Any]) -> Envelope:
-        names = [column.name for column in description or ()]
-        return self._client._answer(spec, names, rows)
+    @staticmethod
+    def _answer(spec: FunctionSpec, description: Any, rows: list[Any]) -> Envelope:
+        return calls.answer(spec, description, rows)
 
     @staticmethod
     def _required(name: str, envelope: Envelope) -> Envelope:
@@ -267,83 +236,3 @@ class TransactionSteps:
         if not envelope.get("success"):
             self.optional_failures.append({**envelope, "operation": name})
         return envelope
-
-
-class Transaction(TransactionSteps):
-    """The handle a `Client.run_transaction` callback works through."""
-
-    def __init__(self, client: Client, conn: psycopg.Connection[Any], run: TransactionRun,
-                 deadline: float | None) -> None:
-        super().__init__(client, run, deadline)
-        self._conn = conn
-
-    @property
-    def connection(self) -> psycopg.Connection[Any]:
-        return self._conn
-
-    def execute(self, query: str, params: Any = None) -> psycopg.Cursor[Any]:
-        """Plain SQL inside the transaction (the deadline applies)."""
-        prefix = self._timeout_prefix()
-        if prefix:
-            self._conn.execute(prefix)
-        return self._conn.execute(query, params)
-
-    def _run_call(self, name: str, params: dict[str, Any]) -> Envelope:
-        spec, statement, args, prefixed = self._statement(name, params)
-        cursor = psycopg.ClientCursor(self._conn)
-        try:
-            cursor.execute(statement, args)
-            if prefixed:
-                cursor.nextset()
-            return self._answer(spec, cursor.description, cursor.fetchall())
-        finally:
-            cursor.close()
-
-    def call(self, name: str, /, *, optional: bool = False, **params: Any) -> Envelope:
-        """Call an API function inside the transaction and return its envelope.
-
-        Required (default): a failure aborts the transaction (raises StepFailed, retried as a
-        whole when the envelope recommends it).  Optional: the step runs on a savepoint; a
-        failure is recorded in `optional_failures`, undoes only this step, and is returned.
-        """
-        if not optional:
-            return self._required(name, self._run_call(name, params))
-        try:
-            with self._conn.transaction():  # SAVEPOINT ... RELEASE / ROLLBACK TO
-                envelope = self._run_call(name, params)
-        except psycopg.Error as exc:
-            envelope = self._optional_error(exc)
-        return self._optional_result(name, envelope)
-
-    def nested(self, body: Callable[[Transaction], T]) -> T:
-        """Run `body` on a savepoint: if it raises, its work is undone and the error
-        reaches the caller; the outer transaction goes on."""
-        with self._conn.transaction():
-            return body(self)
-
-
-def run_transaction(client: Client, callback: Callable[[Transaction], T],
-                    options: TransactionOptions) -> T:
-    run = TransactionRun(client, options)
-
-    def attempt() -> T:
-        deadline = run.start_attempt()
-        with client.pool.connection() as conn:
-            run.backend_pid = conn.info.backend_pid
-            conn.isolation_level = options.psycopg_isolation
-            conn.read_only = options.read_only
-            try:
-                with conn.transaction():
-                    if client.workspace_id is not None:
-                        conn.execute(queries.set_local_workspace(client.workspace_id))
-                    tx = Transaction(client, conn, run, deadline)
-                    result = callback(tx)
-                run.committed(tx.steps)
-                return result
-            finally:
-                if not conn.closed:
-                    conn.isolation_level = None
-                    conn.read_only = None
-
-    with run.outcome():
-        return Retrying(**run.retry_policy())(attempt)

@@ -4,15 +4,19 @@ schedule call back when the status changes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
-    from campaigndb.client import Client
+    from campaigndb.aio.client import AsyncClient
+    from campaigndb.sync.client import Client
 
 logger = logging.getLogger("campaigndb.health")
 
@@ -117,42 +121,65 @@ def evaluate(health: dict[str, Any], pool_stats: dict[str, int], avg_latency_ms:
                                         "avg_latency_ms": avg_latency_ms})
 
 
-class HealthMonitor:
-    """`check()` now, or `start(interval_s, on_change)` on a schedule until `stop()`."""
+C = TypeVar("C", "Client", "AsyncClient")
 
-    def __init__(self, client: Client, thresholds: Thresholds | None = None) -> None:
-        self.client = client
+
+class HealthMonitor(Generic[C]):
+    """`check()` now, or `start(interval_s, on_change)` on a schedule until `stop()`.
+
+    Either client: with an `AsyncClient`, `check()` answers an awaitable (`await
+    monitor.check()`) and `start()` schedules the checks as a task on the running loop.
+    """
+
+    def __init__(self, client: C, thresholds: Thresholds | None = None) -> None:
+        self.client: C = client
         self.thresholds = thresholds or Thresholds()
         self.last: HealthReport | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[None] | None = None
 
-    def check(self) -> HealthReport:
-        health = self.client.call("get_database_health_metrics")
+    def _evaluate(self, health: dict[str, Any]) -> HealthReport:
         report = evaluate(health, dict(self.client.pool.get_stats()),
                           self.client.stats.average_latency_ms(), self.thresholds)
         self.last = report
         return report
 
+    async def _later(self, answer: Awaitable[dict[str, Any]]) -> HealthReport:
+        return self._evaluate(await answer)
+
+    @overload
+    def check(self: HealthMonitor[Client]) -> HealthReport: ...
+    @overload
+    def check(self: HealthMonitor[AsyncClient]) -> Awaitable[HealthReport]: ...
+
+    def check(self) -> HealthReport | Awaitable[HealthReport]:
+        """The report now (an awaitable of it with an AsyncClient)."""
+        answer: Any = self.client.call("get_database_health_metrics")
+        return self._later(answer) if inspect.isawaitable(answer) else self._evaluate(answer)
+
     def start(self, interval_s: float,
               on_change: Callable[[HealthReport | None, HealthReport], None]) -> None:
         """Check every `interval_s`; call `on_change(previous, current)` when the status
         changes (and once for the first check)."""
-        if self._thread is not None:
+        if self._thread is not None or self._task is not None:
             raise RuntimeError("the monitor is already running")
         self._stop.clear()
+        changes = _Changes(on_change)
+        if self.client.is_async:
+            async def run() -> None:
+                while not self._stop.is_set():
+                    with changes.guard():
+                        changes.seen(await self.check())  # type: ignore[misc]
+                    await asyncio.sleep(interval_s)
+
+            self._task = asyncio.get_running_loop().create_task(run())
+            return
 
         def loop() -> None:
-            previous: HealthReport | None = None
             while not self._stop.is_set():
-                try:
-                    report = self.check()
-                except Exception:  # noqa: BLE001 - a failed check must not kill the loop
-                    logger.warning("health check failed", exc_info=True)
-                else:
-                    if previous is None or report.status != previous.status:
-                        on_change(previous, report)
-                    previous = report
+                with changes.guard():
+                    changes.seen(self.check())  # type: ignore[arg-type]
                 self._stop.wait(interval_s)
 
         self._thread = threading.Thread(target=loop, name="campaigndb-health", daemon=True)
@@ -160,6 +187,29 @@ class HealthMonitor:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+class _Changes:
+    """Calls `on_change` when a report's status differs from the previous one's."""
+
+    def __init__(self, on_change: Callable[[HealthReport | None, HealthReport], None]) -> None:
+        self.on_change = on_change
+        self.previous: HealthReport | None = None
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception:  # noqa: BLE001 - a failed check must not kill the loop
+            logger.warning("health check failed", exc_info=True)
+
+    def seen(self, report: HealthReport) -> None:
+        if self.previous is None or report.status != self.previous.status:
+            self.on_change(self.previous, report)
+        self.previous = report

@@ -1,4 +1,5 @@
-"""The connection pool (psycopg_pool) and how each of its connections is configured."""
+"""How every connection is configured (JSON adapters, startup options) and the pools' sizes:
+the same for the sync and the async pool (campaigndb.sync.pool, campaigndb.aio.pool)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.types.json import set_json_dumps, set_json_loads
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from campaigndb.settings import Settings
 
@@ -55,7 +55,8 @@ def connection_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def configure_connection(conn: psycopg.Connection[Any]) -> None:
+def configure_connection(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """JSON in and out (the adapters' calls are not I/O: shared by both pools)."""
     set_json_dumps(json_dumps, conn)
     set_json_loads(json_loads, conn)
 
@@ -69,19 +70,3 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "timeout": settings.pool_timeout_s,
         "kwargs": connection_kwargs(settings),
     }
-
-
-def make_pool(dsn: str, settings: Settings, *, name: str = "campaigndb") -> ConnectionPool:
-    return ConnectionPool(dsn, **pool_options(settings), configure=configure_connection,
-                          name=name, open=True)
-
-
-async def configure_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
-    configure_connection(conn)  # type: ignore[arg-type]  # the adapters' calls are not I/O
-
-
-def make_async_pool(dsn: str, settings: Settings, *,
-                    name: str = "campaigndb-async") -> AsyncConnectionPool:
-    """The asyncio pool, configured like the sync one; open it with `await pool.open()`."""
-    return AsyncConnectionPool(dsn, **pool_options(settings),
-                               configure=configure_async_connection, name=name, open=False)

@@ -12,8 +12,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from campaigndb.embedded import EmbeddedServer
 from campaigndb.settings import Settings
+from campaigndb_dev.embedded import EmbeddedServer
 
 TEST_CLUSTER = "test"
 
@@ -58,7 +58,7 @@ def migrate(dsn: str, revision: str = "head", *, down: bool = False) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from campaigndb.embedded import project_root
+    from campaigndb_dev.embedded import project_root
 
     config = Config(str(project_root() / "alembic.ini"))
     config.attributes["dsn"] = dsn

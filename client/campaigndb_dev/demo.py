@@ -12,9 +12,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from campaigndb.client import Client
-from campaigndb.embedded import project_root
-from campaigndb.settings import resolve_dsn
+from campaigndb import Client
+from campaigndb_dev.embedded import dev_dsn, project_root
 
 
 def deploy(dsn: str) -> None:
@@ -28,7 +27,7 @@ def deploy(dsn: str) -> None:
 
 
 def run_demo(console: Console) -> None:
-    dsn = resolve_dsn()
+    dsn = dev_dsn()
     console.print(f"[bold]database[/bold] {dsn}")
     deploy(dsn)
     console.print("[bold]deployed[/bold] alembic upgrade head")

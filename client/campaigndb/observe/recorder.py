@@ -11,49 +11,22 @@ from __future__ import annotations
 
 import collections
 import logging
-import re
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
-from campaigndb.pool import json_dumps
+from campaigndb.core import statements
+from campaigndb.core.connection import configure_connection, connection_kwargs, json_dumps
+from campaigndb.settings import Settings
 
 logger = logging.getLogger("campaigndb.metrics")
-
-# One message, one round trip: the flush commits asynchronously (SET LOCAL, so that the
-# setting ends with the transaction, also behind PgBouncer).  A measurement is not a
-# caller's data: a server crash may lose the last wal_writer_delay (200 ms by default) of
-# them, as a client crash loses its buffer, and in exchange the flush never waits for a WAL
-# flush of its own while the calls it measures wait for theirs.
-FLUSH_SQL = ("BEGIN; SET LOCAL synchronous_commit = off; "
-             "SELECT public.record_transaction_metrics(%s::jsonb); COMMIT")
-FLUSH_RESULT = 2  # the SELECT's result among the message's four
 
 # (operation_name, campaign_id, duration_ms, success, error_message, retry_count,
 #  isolation_level, created_at as epoch seconds): record_transaction_metrics' array form
 Measurement = tuple[str, str | None, int, bool, str | None, int, str | None, float]
-
-
-_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
-
-
-def campaign_for_metrics(value: Any) -> str | None:
-    """A call's p_campaign_id as a uuid string, or None when it is not one: a malformed
-    value must not reach the buffer, where it would make its whole flush fail.  (Called on
-    every recorded call: the regular expression, a subset of what PostgreSQL reads as a
-    uuid, answers the usual text in a tenth of uuid.UUID's time.)"""
-    if value is None:
-        return None
-    if isinstance(value, str) and _UUID_TEXT.fullmatch(value):
-        return value
-    try:
-        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-    except ValueError:
-        return None
 
 
 class MetricsRecorder:
@@ -121,8 +94,8 @@ class MetricsRecorder:
         """One batch in one message (a failure leaves the message's transaction open: the
         caller closes the connection)."""
         with psycopg.ClientCursor(conn) as cursor:
-            cursor.execute(FLUSH_SQL, [json_dumps(batch)])
-            for _ in range(FLUSH_RESULT):
+            cursor.execute(statements.FLUSH_METRICS, [json_dumps(batch)])
+            for _ in range(statements.FLUSH_METRICS_RESULT):
                 cursor.nextset()
             row = cursor.fetchone()
         return int(row[0]) if row else 0
@@ -141,3 +114,17 @@ class MetricsRecorder:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def start_recorder(settings: Settings, dsn: str) -> MetricsRecorder | None:
+    """The metrics recorder when settings.record_metrics (both clients: its record() does
+    no I/O; its thread writes on a sync connection of its own)."""
+    if not settings.record_metrics:
+        return None
+
+    def connect() -> psycopg.Connection[Any]:
+        conn = psycopg.connect(dsn, **connection_kwargs(settings))
+        configure_connection(conn)
+        return conn
+
+    return MetricsRecorder(connect, flush_interval_s=settings.metrics_flush_interval_s)

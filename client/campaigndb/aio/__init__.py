@@ -1,0 +1,1 @@
+"""The asyncio client's I/O: pool, transaction, client."""

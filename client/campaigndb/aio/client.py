@@ -1,0 +1,138 @@
+"""The asyncio client: the same methods and guarantees as `Client`, on psycopg's async
+connections and `AsyncConnectionPool`.
+
+Only the I/O lives here; everything else is campaigndb.base's, shared with the sync client
+(argument checks, idempotency keys, each attempt's one-message transaction, the hot-row
+queueing, answers, the retry policy, statistics and metrics; the typed methods are the
+declarations' own, awaited here).
+
+>>> async with AsyncClient(dsn) as db:                       # doctest: +SKIP
+...     cost = await db.track_campaign_cost(campaign_id, "gmaps", 20, "0.40")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar, Unpack
+
+import psycopg
+import psycopg_pool
+from tenacity import AsyncRetrying
+
+from campaigndb.aio.pool import make_async_pool
+from campaigndb.aio.transaction import AsyncTransaction, run_transaction
+from campaigndb.base import CallRun, ClientBase, TransactionArgs
+from campaigndb.core import calls
+from campaigndb.core.declare import FunctionSpec
+from campaigndb.core.exceptions import Envelope, UnsendableArgument
+from campaigndb.core.functions.leadgen import BusinessRow
+from campaigndb.settings import Settings
+
+T = TypeVar("T")
+
+
+class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
+    """A pooled, retrying asyncio client; use `async with AsyncClient(dsn) as db:`
+    (arguments: `ClientBase.__init__`)."""
+
+    is_async = True
+
+    def _new_pool(self, dsn: str, settings: Settings) -> psycopg_pool.AsyncConnectionPool:
+        return make_async_pool(dsn, settings)
+
+    async def open(self) -> None:
+        if self._owns_pool:
+            await self.pool.open(wait=True)
+
+    async def close(self) -> None:
+        """Close the pool (when this client made it) and flush the recorded metrics."""
+        if self._owns_recorder and self.recorder is not None:
+            # close() joins the flush thread and writes what is left: off the event loop
+            await asyncio.to_thread(self.recorder.close)
+            self._owns_recorder = False
+        if self._owns_pool:
+            await self.pool.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def call(self, name: str, /, **params: Any) -> Envelope:
+        """Call an API function by name with named parameters; return its envelope
+        (retried exactly like `Client.call`)."""
+        run = CallRun(self, name, params)
+        envelope = run.take(await self._attempt(run.spec, run.params))
+        policy = run.retries(envelope)
+        if policy is not None:
+            async def again() -> Envelope:
+                return run.replay() or run.take(await self._attempt(run.spec, run.params))
+
+            envelope = await AsyncRetrying(**policy)(again)
+        return run.finish(envelope)
+
+    async def _typed(self, name: str, **params: Any) -> Envelope:
+        return self._raise_for(name, await self.call(name, **params))
+
+    async def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+        turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
+        sent = False
+        try:
+            async with (self._hot_rows.turn(turn, asyncio.Lock) if turn is not None
+                        else contextlib.nullcontext()), self.pool.connection() as conn:
+                sent = not spec.read_only
+                return await self._run(conn, spec, params)
+        except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
+            return calls.answer_error(exc, sent=sent)
+
+    async def _run(self, conn: psycopg.AsyncConnection[Any], spec: FunctionSpec,
+                   params: dict[str, Any]) -> Envelope:
+        query, args, call_index, lock_key = self._plan(spec, params)
+        try:
+            async with psycopg.AsyncClientCursor(conn) as cursor:
+                await cursor.execute(query, args)
+                for _ in range(call_index):
+                    cursor.nextset()
+                rows = await cursor.fetchall()
+                return self._answered(spec, params, cursor.description, rows)
+        except psycopg.Error as exc:
+            self._noticed(spec, params, exc=exc)
+            await self._recover(conn, self._recovery(conn, lock_key))
+            raise
+
+    @staticmethod
+    async def _recover(conn: psycopg.AsyncConnection[Any], recovery: list[str]) -> None:
+        """As the sync client: the recovery statements in one pipeline."""
+        if not recovery:
+            return
+        try:
+            async with conn.pipeline():
+                for statement in recovery:
+                    await conn.execute(statement)
+        except psycopg.Error:
+            await conn.close()
+
+    async def run_transaction(self, callback: Callable[[AsyncTransaction], Awaitable[T]],
+                              **options: Unpack[TransactionArgs]) -> T:
+        """Run `await callback(tx)` in one transaction, retrying it whole on conflicts
+        (the semantics of `Client.run_transaction`)."""
+        return await run_transaction(self, callback, self._transaction_options(options))
+
+    async def iter_businesses_for_enrichment(
+        self, campaign_id: uuid.UUID | str, enrichment_type: str, page_size: int = 100
+    ) -> AsyncIterator[BusinessRow]:
+        """Every business that needs `enrichment_type`, page by page (keyset on id)."""
+        after: uuid.UUID | None = None
+        while True:
+            page = await self.get_businesses_for_enrichment(
+                campaign_id, enrichment_type, page_size, after_id=after)
+            for business in page:
+                yield business
+            if len(page) < page_size:
+                return
+            after = page[-1].id

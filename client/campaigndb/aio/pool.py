@@ -1,0 +1,22 @@
+"""The asyncio connection pool, configured like the sync one; open it with `await
+pool.open()`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from campaigndb.core.connection import configure_connection, pool_options
+from campaigndb.settings import Settings
+
+
+async def configure_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    configure_connection(conn)
+
+
+def make_async_pool(dsn: str, settings: Settings, *,
+                    name: str = "campaigndb-async") -> AsyncConnectionPool:
+    return AsyncConnectionPool(dsn, **pool_options(settings),
+                               configure=configure_async_connection, name=name, open=False)

@@ -1,0 +1,92 @@
+"""Errors: one mapping from SQLSTATE and server diagnostics to envelopes and typed exceptions.
+
+Nothing here parses message text: the SQLSTATE (`exc.sqlstate`) and the server's
+diagnostics (`exc.diag`) carry everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import psycopg_pool
+
+from campaigndb.core.exceptions import (
+    CampaignDBError,
+    Envelope,
+    OutcomeUnknown,
+    RetriesExhausted,
+)
+from campaigndb.core.sqlstates import is_retryable, lookup, retry_after_ms
+
+# A lost connection has no SQLSTATE from the server: it is reported as 08006.
+CONNECTION_LOST = "08006"
+POOL_TIMEOUT = "08001"
+#: transaction_resolution_unknown: a write may or may not have committed (see
+#: core.calls.outcome_unknown)
+OUTCOME_UNKNOWN = "08007"
+#: internal mark on a failed attempt's envelope whose write may have committed (removed
+#: before any envelope reaches a caller)
+MAYBE_COMMITTED = "_maybe_committed"
+
+
+def unsendable_envelope(exc: BaseException) -> Envelope:
+    """22023 for an argument that cannot be sent (nothing reached the server)."""
+    return {"success": False, "error": f"the arguments cannot be sent: {exc}",
+            "error_code": "22023", "retry_recommended": False}
+
+
+def envelope_ok(fields: dict[str, Any]) -> Envelope:
+    """A success envelope built on the client side (for functions that return rows)."""
+    return {"success": True, "error": None, "error_code": None, "retry_recommended": False,
+            **fields}
+
+
+def envelope_from_exception(exc: BaseException) -> Envelope:
+    """The contract's failure envelope for an exception raised by the server or the driver."""
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        sqlstate: str | None = POOL_TIMEOUT
+        message = f"no database connection became free in time: {exc}"
+        detail: dict[str, str] = {}
+    elif isinstance(exc, psycopg.Error):
+        sqlstate = exc.sqlstate
+        if sqlstate is None and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            sqlstate = CONNECTION_LOST
+        diag = exc.diag
+        message = diag.message_primary or str(exc).strip() or type(exc).__name__
+        detail = {
+            key: value
+            for key, value in (
+                ("constraint", diag.constraint_name),
+                ("column", diag.column_name),
+                ("table", diag.table_name),
+                ("detail", diag.message_detail),
+                ("hint", diag.message_hint),
+            )
+            if value
+        }
+    else:
+        raise TypeError(f"not a database error: {exc!r}") from exc
+    envelope: Envelope = {
+        "success": False,
+        "error": message,
+        "error_code": sqlstate,
+        "retry_recommended": is_retryable(sqlstate),
+    }
+    if envelope["retry_recommended"]:
+        envelope["retry_after_ms"] = retry_after_ms(sqlstate)
+    if detail:
+        envelope["error_detail"] = detail
+    return envelope
+
+
+def exception_for(envelope: Envelope, operation: str | None = None) -> CampaignDBError:
+    """The typed exception for a failure envelope."""
+    code = str(envelope.get("error_code") or "")
+    cls = lookup(code).exception
+    if cls is not OutcomeUnknown:
+        if envelope.get("retry_recommended"):
+            cls = RetriesExhausted
+        elif cls is RetriesExhausted:  # a retryable code the answer says not to retry
+            cls = CampaignDBError
+    return cls(envelope, operation)

@@ -1,0 +1,1 @@
+"""Watching a client: call statistics, metrics recording, health, Prometheus."""

@@ -1,0 +1,127 @@
+"""The sync client: one typed method per API function plus `call()`, with retries.
+
+Only the I/O lives here (the pool, one message per attempt, the recovery after a failed
+one); everything else is campaigndb.base's, shared with campaigndb.aio.client.
+
+>>> with Client(dsn) as db:                                  # doctest: +SKIP
+...     ws = db.create_workspace("Acme")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, Unpack
+
+import psycopg
+import psycopg_pool
+from tenacity import Retrying
+
+from campaigndb.base import CallRun, ClientBase, TransactionArgs
+from campaigndb.core import calls
+from campaigndb.core.declare import FunctionSpec
+from campaigndb.core.exceptions import Envelope, UnsendableArgument
+from campaigndb.core.functions.leadgen import BusinessRow
+from campaigndb.settings import Settings
+from campaigndb.sync.pool import make_pool
+from campaigndb.sync.transaction import Transaction, run_transaction
+
+T = TypeVar("T")
+
+
+class Client(ClientBase[psycopg_pool.ConnectionPool]):
+    """A pooled, retrying client of the campaigndb API functions (arguments:
+    `ClientBase.__init__`)."""
+
+    def _new_pool(self, dsn: str, settings: Settings) -> psycopg_pool.ConnectionPool:
+        return make_pool(dsn, settings)
+
+    def close(self) -> None:
+        if self._owns_recorder and self.recorder is not None:
+            self.recorder.close()
+            self._owns_recorder = False
+        if self._owns_pool:
+            self.pool.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, name: str, /, **params: Any) -> Envelope:
+        """Call an API function by name with named parameters; return its envelope.
+
+        Retryable failures (retry_recommended, or a retryable SQLSTATE raised anywhere,
+        COMMIT included) are retried with the same parameters, idempotency key included.
+        """
+        run = CallRun(self, name, params)
+        envelope = run.take(self._attempt(run.spec, run.params))
+        policy = run.retries(envelope)
+        if policy is not None:
+            envelope = Retrying(**policy)(
+                lambda: run.replay() or run.take(self._attempt(run.spec, run.params)))
+        return run.finish(envelope)
+
+    def _typed(self, name: str, **params: Any) -> Envelope:
+        return self._raise_for(name, self.call(name, **params))
+
+    def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+        turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
+        sent = False
+        try:
+            with (self._hot_rows.turn(turn, threading.Lock) if turn is not None
+                  else contextlib.nullcontext()), self.pool.connection() as conn:
+                sent = not spec.read_only
+                return self._run(conn, spec, params)
+        except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
+            return calls.answer_error(exc, sent=sent)
+
+    def _run(self, conn: psycopg.Connection[Any], spec: FunctionSpec,
+             params: dict[str, Any]) -> Envelope:
+        """One attempt: the whole transaction as one message (see ClientBase._plan)."""
+        query, args, call_index, lock_key = self._plan(spec, params)
+        try:
+            with psycopg.ClientCursor(conn) as cursor:
+                cursor.execute(query, args)
+                for _ in range(call_index):
+                    cursor.nextset()
+                return self._answered(spec, params, cursor.description, cursor.fetchall())
+        except psycopg.Error as exc:
+            self._noticed(spec, params, exc=exc)
+            self._recover(conn, self._recovery(conn, lock_key))
+            raise
+
+    @staticmethod
+    def _recover(conn: psycopg.Connection[Any], recovery: list[str]) -> None:
+        if not recovery:
+            return
+        try:
+            with conn.pipeline():
+                for statement in recovery:
+                    conn.execute(statement)
+        except psycopg.Error:
+            conn.close()  # the pool discards a closed connection
+
+    def run_transaction(self, callback: Callable[[Transaction], T],
+                        **options: Unpack[TransactionArgs]) -> T:
+        """Run `callback(tx)` in one transaction, retrying it whole on conflicts (options:
+        isolation, read_only, statement_timeout_ms, deadline_s, attempts, base_s,
+        multiplier, max_s, name; see campaigndb.core.transaction)."""
+        return run_transaction(self, callback, self._transaction_options(options))
+
+    def iter_businesses_for_enrichment(
+        self, campaign_id: uuid.UUID | str, enrichment_type: str, page_size: int = 100
+    ) -> Iterator[BusinessRow]:
+        """Every business that needs `enrichment_type`, page by page (keyset on id): no page
+        overlaps or skips another, even while other processes enrich the campaign."""
+        after: uuid.UUID | None = None
+        while True:
+            page = self.get_businesses_for_enrichment(
+                campaign_id, enrichment_type, page_size, after_id=after)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1].id
