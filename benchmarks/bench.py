@@ -32,7 +32,7 @@ from harness import (
 from sections import execution, functions, hot_row, kpi, leadgen, metrics, seeds
 
 from campaigndb import Settings
-from campaigndb.testing import drop_database, migrated_database, unique_name
+from campaigndb_dev.testing import drop_database, migrated_database, unique_name
 
 ROOT = Path(__file__).resolve().parents[1]
 # in the order they run within a repeat (and appear in the report)

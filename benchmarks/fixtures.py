@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from campaigndb.pool import json_dumps
+from campaigndb import json_dumps
 
 ZIP = "62701"
 FIELDS = ("place_id", "name", "address", "city", "state", "phone", "website", "category",
