@@ -44,8 +44,12 @@ def db_down(
     name: Annotated[str, typer.Option(help="cluster name")] = "default",
     destroy: Annotated[bool, typer.Option(help="also delete its data")] = False,
 ) -> None:
-    """Stop the embedded server."""
-    EmbeddedServer(name).down(destroy=destroy)
+    """Stop the embedded server (exit 3 when there is none of that name)."""
+    try:
+        EmbeddedServer(name).down(destroy=destroy)
+    except EmbeddedError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(3 if not EmbeddedServer(name).exists() else 1) from exc
     console.print(f"embedded server {name!r} stopped" + (" and destroyed" if destroy else ""))
 
 
