@@ -262,7 +262,11 @@ def demo() -> None:
     """Deploy to the configured (or embedded) database and run a demonstration workload."""
     from campaigndb.demo import run_demo
 
-    run_demo(console)
+    try:
+        run_demo(console)
+    except EmbeddedError as exc:  # no server binaries, or a cluster that will not start
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("bench")

