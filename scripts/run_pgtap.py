@@ -1,8 +1,12 @@
 """Run the pgTAP suite: a fresh database migrated by `alembic upgrade head`, the pgtap
-extension, then pg_prove over tests/pgtap/*.sql (`--ext .sql`: pg_prove's default is .pg)."""
+extension, then pg_prove over tests/pgtap/*.sql (`--ext .sql`: pg_prove's default is .pg).
+
+On the embedded test cluster of $CAMPAIGNDB_PG_MAJOR (default: the first server found);
+psql and pg_prove use that server's own client binaries."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,9 +14,26 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from campaigndb_dev.testing import create_database, drop_database, migrate, unique_name
+from campaigndb.settings import Settings
+from campaigndb_dev.embedded import EmbeddedServer, find_bindir
+from campaigndb_dev.testing import (
+    create_database,
+    drop_database,
+    migrate,
+    test_cluster,
+    unique_name,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for psql and pg_prove: the embedded server's bin folder first."""
+    env = dict(os.environ)
+    if not Settings().dsn:
+        bindir = find_bindir(EmbeddedServer(test_cluster()).initialised_major())
+        env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def main() -> int:
@@ -23,8 +44,9 @@ def main() -> int:
     dsn = create_database(name)
     try:
         migrate(dsn)
+        env = tool_env()
         subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn,
-                        "-c", "CREATE EXTENSION IF NOT EXISTS pgtap"], check=True)
+                        "-c", "CREATE EXTENSION IF NOT EXISTS pgtap"], check=True, env=env)
         files = sorted(str(p) for p in (ROOT / "tests" / "pgtap").glob("*.sql"))
         if not files:
             print("no pgTAP files found", file=sys.stderr)
@@ -35,7 +57,7 @@ def main() -> int:
                   "--port", str(params.get("port", "5432")),
                   "--username", str(params.get("user", "postgres"))]
         return subprocess.call(["pg_prove", *target, "--ext", ".sql", "--failures",
-                                *(sys.argv[1:] or files)])
+                                *(sys.argv[1:] or files)], env=env)
     finally:
         drop_database(name)
 

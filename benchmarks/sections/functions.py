@@ -20,8 +20,7 @@ from fixtures import RECORDSET, ZIP, businesses, copy_businesses, kpi_rows, zip_
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
-from campaigndb import CampaignDBError, Client
-from campaigndb import json_dumps
+from campaigndb import CampaignDBError, Client, json_dumps
 from sections.hot_row import SERVICE, client_case, cost_attempt, floor_case
 from sections.kpi import LOG, UPSERT, summary_differences, summary_insert
 

@@ -17,8 +17,7 @@ import psycopg
 from fixtures import OTHER, WHOLE, kpi_rows, profile, stage
 from psycopg.types.json import Jsonb
 
-from campaigndb import CampaignDBError, Client
-from campaigndb import json_dumps
+from campaigndb import CampaignDBError, Client, json_dumps
 
 MONTH, CAMPAIGNS, DAYS, BATCH, AGGREGATE_RUNS = date(2026, 10, 1), 1000, 30, 10_000, (3, 2)
 ROWS = CAMPAIGNS * DAYS * 2

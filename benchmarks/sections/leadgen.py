@@ -15,8 +15,7 @@ import harness as h
 import psycopg
 from psycopg.types.json import Jsonb
 
-from campaigndb import BusinessRow, Client
-from campaigndb import json_dumps
+from campaigndb import BusinessRow, Client, json_dumps
 
 ROWS, SMALL_CALLS, SMALL_BATCH, SMALL_ZIPS = 10_000, (60, 25), 50, 100
 CAMPAIGN_ROWS, PAGE, DEEP, PAGE_CALLS, WARMUP, ROUNDS = 100_000, 100, 10_000, (60, 25), 6, (2, 1)

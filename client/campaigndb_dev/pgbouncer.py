@@ -4,7 +4,7 @@ It listens on a free loopback port, pools in transaction mode (by default) with 
 server pool per database, forwards every database name to the server it fronts (`* =`),
 and keeps its configuration and log in a temporary folder that `stop()` removes.
 PgBouncer refuses to run as root, so when we are root it runs as the same unprivileged
-account as the embedded server (campaigndb.embedded.RunAs).
+account as the embedded server (campaigndb_dev.embedded.RunAs).
 
 Written by hand because no maintained Python library starts a PgBouncer process: what is
 here is the configuration file, a subprocess and a readiness wait.

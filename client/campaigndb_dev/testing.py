@@ -1,7 +1,8 @@
 """Throwaway databases for the test suites and the benchmark harness.
 
 With CAMPAIGNDB_DSN (or DATABASE_URL) set, databases are created on that server; otherwise
-on the embedded cluster named "test" (apart from the demo's "default" one).
+on the embedded cluster named "test" (apart from the demo's "default" one), "test-pg18"
+under CAMPAIGNDB_PG_MAJOR=18.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ from campaigndb_dev.embedded import EmbeddedServer
 TEST_CLUSTER = "test"
 
 
+def test_cluster() -> str:
+    """The embedded test cluster's name: "test", or "test-pg<N>" under CAMPAIGNDB_PG_MAJOR=N
+    (each major its own cluster: a data directory runs on its own major only)."""
+    major = os.environ.get("CAMPAIGNDB_PG_MAJOR", "").strip()
+    return f"{TEST_CLUSTER}-pg{major}" if major else TEST_CLUSTER
+
+
 def server_dsn() -> str:
     """A DSN on the server the tests use (its configured database, or the embedded one)."""
     configured = Settings().dsn
     if configured:
         return configured
-    return EmbeddedServer(TEST_CLUSTER).up()
+    return EmbeddedServer(test_cluster()).up()
 
 
 def dsn_for(database: str, base: str | None = None) -> str:
