@@ -18,6 +18,7 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
+    PERFORM campaigndb.caller_workspaces(true);  -- service sessions only: not granted to tenants
     SELECT jsonb_build_object(
                'total', count(*),
                'active', count(*) FILTER (WHERE a.state = 'active'),

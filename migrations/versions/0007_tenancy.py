@@ -1,0 +1,32 @@
+"""Tenancy: tenant logins mapped to workspaces and signed workspace tokens, enforced by every
+API function and by row level security forced on every workspace table; idempotency keys
+and client-chosen ids scoped per workspace; roles anchored so that logins keep their
+memberships through a downgrade (docs/tenancy.md).
+
+Revision ID: 0007_tenancy
+Revises: 0006_metrics_flush
+Create Date: 2026-12-05
+
+Applies the SQL frozen in migrations/frozen/0007_tenancy/.
+"""
+
+from pathlib import Path
+
+from campaigndb.migration_support import apply_frozen
+
+revision = "0007_tenancy"
+down_revision = "0006_metrics_flush"
+branch_labels = None
+depends_on = None
+
+FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
+UPGRADE_SHA256 = "c111b7e4e7a23950904a42ff9e0298d5b98b2620fafdfe9a02124957ae663d28"
+DOWNGRADE_SHA256 = "f00733acc6f023812d63ed71a5643b082c8f29711bc976ddee5c1ee131891b27"
+
+
+def upgrade() -> None:
+    apply_frozen(FROZEN / "upgrade.sql", UPGRADE_SHA256)
+
+
+def downgrade() -> None:
+    apply_frozen(FROZEN / "downgrade.sql", DOWNGRADE_SHA256)
