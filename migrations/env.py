@@ -46,7 +46,8 @@ def run_online() -> None:
         # waits as long as the other run takes (lock_timeout is not set yet); held until
         # the connection closes, so even a failed run releases it
         connection.execute(
-            text("SELECT pg_advisory_lock(:a, :b)"), {"a": MIGRATION_LOCK[0], "b": MIGRATION_LOCK[1]}
+            text("SELECT pg_advisory_lock(:a, :b)"),
+            {"a": MIGRATION_LOCK[0], "b": MIGRATION_LOCK[1]},
         )
         connection.execute(
             text("SELECT set_config('lock_timeout', :t, false)"), {"t": LOCK_TIMEOUT}

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 from tenacity import AsyncRetrying
 
-from campaigndb import queries
+from campaigndb import queries, tokens
 from campaigndb.errors import Envelope
 from campaigndb.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
@@ -98,6 +98,8 @@ async def run_transaction(client: AsyncClient,
                 async with conn.transaction():
                     if client.workspace_id is not None:
                         await conn.execute(queries.set_local_workspace(client.workspace_id))
+                    if client.settings.workspace_token:
+                        await conn.execute(tokens.set_local_token(client.settings.workspace_token))
                     tx = AsyncTransaction(client, conn, run, deadline)
                     result = await callback(tx)
                 run.committed(tx.steps)

@@ -32,7 +32,7 @@ from tenacity import (
 )
 
 from campaigndb import operations as ops
-from campaigndb import queries
+from campaigndb import queries, tokens
 from campaigndb.errors import (
     MAYBE_COMMITTED,
     OUTCOME_UNKNOWN,
@@ -314,6 +314,8 @@ class ClientBase:
             statements.append(queries.set_local_statement_timeout(self.settings.statement_timeout_ms))
         if self.workspace_id is not None:
             statements.append(queries.set_local_workspace(self.workspace_id))
+        if self.settings.workspace_token:
+            statements.append(tokens.set_local_token(self.settings.workspace_token))
         call_index = len(statements)
         statements.append(spec.call_sql(tuple(args)))
         statements.append(queries.COMMIT)

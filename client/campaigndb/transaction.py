@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from campaigndb import queries
+from campaigndb import queries, tokens
 from campaigndb.errors import (
     CampaignDBError,
     Envelope,
@@ -336,6 +336,8 @@ def run_transaction(client: Client, callback: Callable[[Transaction], T],
                 with conn.transaction():
                     if client.workspace_id is not None:
                         conn.execute(queries.set_local_workspace(client.workspace_id))
+                    if client.settings.workspace_token:
+                        conn.execute(tokens.set_local_token(client.settings.workspace_token))
                     tx = Transaction(client, conn, run, deadline)
                     result = callback(tx)
                 run.committed(tx.steps)

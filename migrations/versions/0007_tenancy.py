@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "c111b7e4e7a23950904a42ff9e0298d5b98b2620fafdfe9a02124957ae663d28"
+UPGRADE_SHA256 = "4f247a57ce93a1de9750f2ed7f82afe7624171511194a4acbcfc980854ce29d9"
 DOWNGRADE_SHA256 = "f00733acc6f023812d63ed71a5643b082c8f29711bc976ddee5c1ee131891b27"
 
 

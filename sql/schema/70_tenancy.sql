@@ -38,7 +38,8 @@ CREATE TABLE campaigndb.token_secrets (
     outer_pad   bytea       NOT NULL CHECK (length(outer_pad) = 64),
     created_at  timestamptz NOT NULL DEFAULT now()
 );
-ALTER TABLE campaigndb.token_secrets ENABLE ROW LEVEL SECURITY;  -- no policy: owner only
+ALTER TABLE campaigndb.token_secrets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_only ON campaigndb.token_secrets USING (false);  -- the owner bypasses it
 ALTER TABLE campaigndb.tenant_logins ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_mapping ON campaigndb.tenant_logins FOR SELECT
     USING (role_name = session_user);
