@@ -20,8 +20,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "4f247a57ce93a1de9750f2ed7f82afe7624171511194a4acbcfc980854ce29d9"
-DOWNGRADE_SHA256 = "f00733acc6f023812d63ed71a5643b082c8f29711bc976ddee5c1ee131891b27"
+UPGRADE_SHA256 = "9b63b3e0571b7207768607c84d77700ed84e80f8eca61ef6dc21ab1780705f16"
+DOWNGRADE_SHA256 = "4fd4a9755d1c274789643717dcea2bb6e8e929574eff9b69a7d4248884687805"
 
 
 def upgrade() -> None:

@@ -1,6 +1,5 @@
 -- campaigndb.caller_workspaces: the workspaces this session may touch (docs/tenancy.md).
--- Decided from the authenticated login (session_user, which SET ROLE and SET cannot
--- change) and its role memberships:
+-- Decided from the authenticated login and its memberships (campaigndb.session_kind):
 --   * service (a superuser, the owner of schema campaigndb, or a member of campaigndb_app
 --     or campaigndb_readonly that is no tenant): NULL = every workspace, or the one that
 --     campaigndb.workspace_id narrows it to;
@@ -24,17 +23,7 @@ DECLARE
     v_token   text := NULLIF(current_setting('campaigndb.token', true), '');
     v_narrow  text := NULLIF(current_setting('campaigndb.workspace_id', true), '');
 BEGIN
-    SELECT CASE
-             WHEN r.rolsuper THEN 'service'
-             WHEN pg_has_role(r.oid, 'campaigndb_tenant', 'MEMBER')
-                  OR pg_has_role(r.oid, 'campaigndb_tenant_readonly', 'MEMBER') THEN 'tenant'
-             WHEN pg_has_role(r.oid, 'campaigndb_app', 'MEMBER')
-                  OR pg_has_role(r.oid, 'campaigndb_readonly', 'MEMBER')
-                  OR pg_has_role(r.oid, n.nspowner, 'MEMBER') THEN 'service'
-           END
-      INTO v_kind
-      FROM pg_catalog.pg_roles AS r, pg_catalog.pg_namespace AS n
-     WHERE r.rolname = session_user AND n.nspname = 'campaigndb';
+    v_kind := campaigndb.session_kind();
 
     IF v_narrow IS NOT NULL
        AND v_narrow !~ '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN

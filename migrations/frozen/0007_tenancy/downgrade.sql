@@ -1546,6 +1546,7 @@ DROP FUNCTION public.unmap_tenant_login(name, uuid);
 DROP FUNCTION public.rotate_token_secret(text, boolean);
 DROP FUNCTION campaigndb.caller_workspaces(boolean);
 DROP FUNCTION campaigndb.token_workspaces(text);
+DROP FUNCTION campaigndb.session_kind();
 
 ALTER TABLE campaigndb.n8n_campaign_executions
     DROP CONSTRAINT n8n_campaign_executions_workspace_request_id_key,

@@ -68,6 +68,32 @@ ALTER TABLE campaigndb.n8n_campaign_executions
 UPDATE campaigndb.campaigns SET request_id = id;
 UPDATE campaigndb.n8n_campaign_executions SET request_id = id;
 
+-- source: sql/functions/session_kind.sql
+-- campaigndb.session_kind: 'service', 'tenant' or NULL (neither) for the authenticated login
+-- (session_user: SET ROLE and SET cannot change it), from its role memberships.  A
+-- superuser or the owner of schema campaigndb is service; a member of a tenant role is a
+-- tenant even when it is also a member of a service role (the narrower wins).
+CREATE OR REPLACE FUNCTION campaigndb.session_kind()
+RETURNS text
+LANGUAGE sql
+STABLE
+AS $function$
+    SELECT CASE
+             WHEN r.rolsuper THEN 'service'
+             WHEN pg_catalog.pg_has_role(r.oid, 'campaigndb_tenant', 'MEMBER')
+                  OR pg_catalog.pg_has_role(r.oid, 'campaigndb_tenant_readonly', 'MEMBER')
+                  THEN 'tenant'
+             WHEN pg_catalog.pg_has_role(r.oid, 'campaigndb_app', 'MEMBER')
+                  OR pg_catalog.pg_has_role(r.oid, 'campaigndb_readonly', 'MEMBER')
+                  OR pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') THEN 'service'
+           END
+      FROM pg_catalog.pg_roles AS r, pg_catalog.pg_namespace AS n
+     WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER
+       AND n.nspname OPERATOR(pg_catalog.=) 'campaigndb'
+$function$;
+
+REVOKE ALL ON FUNCTION campaigndb.session_kind() FROM PUBLIC;
+
 -- source: sql/functions/token_workspaces.sql
 -- campaigndb.token_workspaces: the workspaces a signed workspace token grants, or 42501.
 -- The token is an HS256 JWT (docs/tenancy.md): header {"alg": "HS256"[, "typ": "JWT"]
@@ -167,8 +193,7 @@ REVOKE ALL ON FUNCTION campaigndb.token_workspaces(text) FROM PUBLIC;
 
 -- source: sql/functions/caller_workspaces.sql
 -- campaigndb.caller_workspaces: the workspaces this session may touch (docs/tenancy.md).
--- Decided from the authenticated login (session_user, which SET ROLE and SET cannot
--- change) and its role memberships:
+-- Decided from the authenticated login and its memberships (campaigndb.session_kind):
 --   * service (a superuser, the owner of schema campaigndb, or a member of campaigndb_app
 --     or campaigndb_readonly that is no tenant): NULL = every workspace, or the one that
 --     campaigndb.workspace_id narrows it to;
@@ -192,17 +217,7 @@ DECLARE
     v_token   text := NULLIF(current_setting('campaigndb.token', true), '');
     v_narrow  text := NULLIF(current_setting('campaigndb.workspace_id', true), '');
 BEGIN
-    SELECT CASE
-             WHEN r.rolsuper THEN 'service'
-             WHEN pg_has_role(r.oid, 'campaigndb_tenant', 'MEMBER')
-                  OR pg_has_role(r.oid, 'campaigndb_tenant_readonly', 'MEMBER') THEN 'tenant'
-             WHEN pg_has_role(r.oid, 'campaigndb_app', 'MEMBER')
-                  OR pg_has_role(r.oid, 'campaigndb_readonly', 'MEMBER')
-                  OR pg_has_role(r.oid, n.nspowner, 'MEMBER') THEN 'service'
-           END
-      INTO v_kind
-      FROM pg_catalog.pg_roles AS r, pg_catalog.pg_namespace AS n
-     WHERE r.rolname = session_user AND n.nspname = 'campaigndb';
+    v_kind := campaigndb.session_kind();
 
     IF v_narrow IS NOT NULL
        AND v_narrow !~ '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN
@@ -298,6 +313,9 @@ DECLARE
     v_constraint text; v_column text; v_table text;
 BEGIN
     PERFORM campaigndb.caller_workspaces(true);  -- a garbage binding is refused (22023)
+    IF campaigndb.session_kind() IS DISTINCT FROM 'service' THEN
+        RAISE EXCEPTION 'workspaces are created by service sessions only' USING ERRCODE = '42501';
+    END IF;
     IF p_name IS NULL OR p_name ~ '^\s*$' THEN
         RAISE EXCEPTION 'p_name is required' USING ERRCODE = '23502', COLUMN = 'name';
     END IF;
@@ -1020,7 +1038,9 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
-    PERFORM campaigndb.caller_workspaces(true);  -- service sessions only: not granted to tenants
+    IF campaigndb.session_kind() IS DISTINCT FROM 'service' THEN  -- cluster-wide figures
+        RAISE EXCEPTION 'database health is for service sessions only' USING ERRCODE = '42501';
+    END IF;
     SELECT jsonb_build_object(
                'total', count(*),
                'active', count(*) FILTER (WHERE a.state = 'active'),
