@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "9b63b3e0571b7207768607c84d77700ed84e80f8eca61ef6dc21ab1780705f16"
+UPGRADE_SHA256 = "94bf3ebe1b2913cefdd12bfe9430fefdee38af04e59ad21eeabb1121c5c10dc8"
 DOWNGRADE_SHA256 = "4fd4a9755d1c274789643717dcea2bb6e8e929574eff9b69a7d4248884687805"
 
 

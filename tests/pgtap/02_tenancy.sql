@@ -115,7 +115,8 @@ SELECT throws_ok($$SELECT campaigndb.token_workspaces('a.b.c')$$, '42501',
 CREATE TEMP TABLE before ON COMMIT DROP AS SELECT pg_temp.db_state() AS s;
 SET SESSION AUTHORIZATION pgtap_tenant_a;
 SET ROLE campaigndb_app;
-SELECT is(campaigndb.session_kind(), 'tenant', 'SET ROLE campaigndb_app leaves a tenant a tenant');
+SELECT is(public.track_campaign_cost(c.b, 's', 1, 999, '{}') ->> 'error_code', '42501',
+          'SET ROLE campaigndb_app leaves a tenant a tenant: B''s campaign refused') FROM c;
 RESET ROLE;
 SET campaigndb.workspace_id = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 SELECT is(public.track_campaign_cost(c.b, 's', 1, 999, '{}') ->> 'error_code', '42501',

@@ -257,9 +257,10 @@ END
 $function$;
 
 REVOKE ALL ON FUNCTION campaigndb.caller_workspaces(boolean) FROM PUBLIC;
--- row level security calls it as the querying role
+-- Row level security calls it as the querying role: tenant roles may, so that a tenant
+-- granted SELECT for reporting can read; grant it to any other role given table privileges.
 GRANT EXECUTE ON FUNCTION campaigndb.caller_workspaces(boolean)
-    TO campaigndb_app, campaigndb_readonly, campaigndb_tenant, campaigndb_tenant_readonly;
+    TO campaigndb_tenant, campaigndb_tenant_readonly;
 
 -- source: sql/functions/assert_workspace_access.sql
 -- campaigndb.assert_workspace_access: raise 42501 unless this session may touch
