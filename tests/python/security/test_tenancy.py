@@ -404,12 +404,13 @@ def test_direct_reads_under_forced_rls(
         " ORDER BY 1")]
     assert len(tables) >= 12
     for setup in ([], [f"SET campaigndb.workspace_id = '{b['workspace']}'"],
-                  ["SET ROLE campaigndb_tenant_readonly"]):
+                  [f"SELECT set_config('campaigndb.workspace_id', '{b['workspace']}', false)",
+                   "RESET campaigndb.workspace_id"]):
         with reader.transaction():
             for step in setup:
                 reader.execute(step)
             for table in tables:
-                columns = {r[0] for r in reader.execute(
+                columns = {r[0] for r in su.execute(
                     "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass"
                     " AND attnum > 0", [f"campaigndb.{table}"])}
                 if "workspace_id" in columns:
