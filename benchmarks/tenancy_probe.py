@@ -95,7 +95,7 @@ def main() -> None:
                 with conn.transaction():
                     if bind is not None:
                         conn.execute(bind)
-                    return conn.execute(statement, params, prepare=True).fetchall()
+                    return conn.execute(statement, params).fetchall()
             return run
 
         print(f"tenancy probe: {args.rounds} rounds x {args.calls} calls per side, one caller")
