@@ -1,5 +1,7 @@
 """Alembic environment: one transaction per revision, a lock_timeout so that a deploy never
-blocks production traffic for long, and offline mode (`alembic upgrade head --sql`)."""
+blocks production traffic for long, offline mode (`alembic upgrade head --sql`), and a
+session advisory lock so that concurrent runs take turns: the second waits for the first,
+then reads the version table afresh and finds nothing left to do."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from campaigndb_dev.embedded import dev_dsn
 
 config = context.config
 LOCK_TIMEOUT = os.environ.get("CAMPAIGNDB_MIGRATION_LOCK_TIMEOUT", "5s")
+# pg_advisory_lock(classid, objid) of migrations on this database: "campaigndb", "migrate"
+MIGRATION_LOCK = (0x63616D70, 0x6D696772)
 
 
 def _dsn() -> str:
@@ -39,6 +43,12 @@ def run_online() -> None:
         "postgresql+psycopg://", poolclass=pool.NullPool, creator=lambda: psycopg.connect(dsn)
     )
     with engine.connect() as connection:
+        # waits as long as the other run takes (lock_timeout is not set yet); held until
+        # the connection closes, so even a failed run releases it
+        connection.execute(
+            text("SELECT pg_advisory_lock(:a, :b)"),
+            {"a": MIGRATION_LOCK[0], "b": MIGRATION_LOCK[1]},
+        )
         connection.execute(
             text("SELECT set_config('lock_timeout', :t, false)"), {"t": LOCK_TIMEOUT}
         )

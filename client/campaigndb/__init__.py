@@ -60,6 +60,7 @@ from campaigndb.core.functions.reporting import (
     KpiUpserted,
 )
 from campaigndb.core.sqlstates import SQLSTATES, Category, RecoveryAction
+from campaigndb.core.tokens import mint_token
 from campaigndb.observe.health import HealthMonitor, HealthReport, HealthStatus, Thresholds
 from campaigndb.observe.stats import CallStats
 from campaigndb.settings import MissingDsn, Settings
@@ -126,4 +127,5 @@ __all__ = [
     "classify",
     "envelope_from_exception",
     "json_dumps",
+    "mint_token",
 ]

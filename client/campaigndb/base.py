@@ -153,7 +153,7 @@ class ClientBase(Operations, Generic[PoolT]):
             read_only=spec.read_only, lock_key=lock_key,
             statement_timeout_ms=(self.settings.statement_timeout_ms
                                   if self.settings.pgbouncer else None),
-            workspace_id=self.workspace_id)
+            workspace_id=self.workspace_id, token=self.settings.workspace_token)
         return query, args, call_index, lock_key
 
     def _local_turn_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     pgbouncer: bool = False
     # Bind every transaction to one workspace (SET LOCAL campaigndb.workspace_id).
     workspace_id: str | None = None
+    # A signed workspace token (campaigndb.mint_token), sent with SET LOCAL in each transaction.
+    workspace_token: str | None = None
     # Record every call's duration, outcome and retries in transaction_metrics (batched in
     # the background; see campaigndb.recorder).
     record_metrics: bool = False

@@ -33,7 +33,7 @@ AS $function$
 DECLARE
     -- first key of the advisory lock: this function's own namespace
     c_lock_space    constant integer := 727115001;
-    v_bound         uuid;
+    v_scope         uuid[];
     v_month         date;
     v_next          date;
     v_workspace_id  uuid;
@@ -46,7 +46,7 @@ DECLARE
     v_constraint text; v_column text; v_table text;
 BEGIN
     -- here, not in DECLARE: a malformed binding must reach the handler below (22023)
-    v_bound := campaigndb.bound_workspace_id();
+    v_scope := campaigndb.caller_workspaces(true);
     IF p_month IS NULL THEN
         RAISE EXCEPTION 'p_month is required' USING ERRCODE = '23502', COLUMN = 'month';
     ELSIF p_month NOT BETWEEN DATE '1000-01-01' AND DATE '2999-12-31' THEN
@@ -62,7 +62,8 @@ BEGIN
 
     IF p_idempotency_key IS NOT NULL THEN
         PERFORM FROM campaigndb.collection_log AS l
-         WHERE l.idempotency_key = p_idempotency_key;
+         WHERE l.idempotency_key = p_idempotency_key
+           AND (v_scope IS NULL OR l.workspace_id = ANY (v_scope));
         IF FOUND THEN
             RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
         END IF;
@@ -76,8 +77,13 @@ BEGIN
                   USING ERRCODE = 'P0002', TABLE = 'campaigns';
         END IF;
         PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
-    ELSE
-        v_workspace_id := v_bound;
+    ELSIF cardinality(v_scope) = 1 THEN
+        v_workspace_id := v_scope[1];
+    ELSIF v_scope IS NOT NULL AND p_idempotency_key IS NOT NULL THEN
+        -- a key lives in one workspace: name the campaign, or bind the session to one
+        RAISE EXCEPTION 'a session bound to several workspaces must name p_campaign_id '
+                        'to use an idempotency key'
+              USING ERRCODE = '22023', COLUMN = 'idempotency_key';
     END IF;
 
     -- One run per month at a time.  At READ COMMITTED each statement below takes its
@@ -87,9 +93,9 @@ BEGIN
     DELETE FROM campaigndb.campaign_summaries AS s
      WHERE s.period_type = 'month' AND s.period_start = v_month
        AND (p_campaign_id IS NULL OR s.campaign_id = p_campaign_id)
-       AND (v_bound IS NULL OR p_campaign_id IS NOT NULL
+       AND (v_scope IS NULL OR p_campaign_id IS NOT NULL
             OR s.campaign_id IN (SELECT c.id FROM campaigndb.campaigns AS c
-                                  WHERE c.workspace_id = v_bound));
+                                  WHERE c.workspace_id = ANY (v_scope)));
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
 
     INSERT INTO campaigndb.campaign_summaries
@@ -109,9 +115,9 @@ BEGIN
               FROM campaigndb.daily_kpi_data AS d
              WHERE d.kpi_date >= v_month AND d.kpi_date < v_next
                AND (p_campaign_id IS NULL OR d.campaign_id = p_campaign_id)
-               AND (v_bound IS NULL OR p_campaign_id IS NOT NULL
+               AND (v_scope IS NULL OR p_campaign_id IS NOT NULL
                     OR d.campaign_id IN (SELECT c.id FROM campaigndb.campaigns AS c
-                                          WHERE c.workspace_id = v_bound))
+                                          WHERE c.workspace_id = ANY (v_scope)))
              GROUP BY d.campaign_id) AS t;
     GET DIAGNOSTICS v_written = ROW_COUNT;
 
@@ -124,7 +130,7 @@ BEGIN
     VALUES (v_workspace_id, 'aggregate_monthly_kpis', to_char(v_month, 'YYYY-MM'),
             'succeeded', v_written, now(), clock_timestamp(), p_idempotency_key, v_hash,
             v_result)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT DO NOTHING  -- the key's index: (workspace_id, idempotency_key)
     RETURNING id INTO v_log_id;
     IF v_log_id IS NULL THEN
         RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';

@@ -1,19 +1,22 @@
--- campaigndb.assert_workspace_access: raise 42501 when the session is bound to a workspace
--- (campaigndb.workspace_id) other than p_workspace_id.  p_object names the object for the
--- message ("campaign 3f..."), without revealing which workspace owns it.
+-- campaigndb.assert_workspace_access: raise 42501 unless this session may touch
+-- p_workspace_id (campaigndb.caller_workspaces: a tenant's workspaces, a service session's
+-- narrowing, or every workspace).  p_object names the object for the message
+-- ("campaign 3f..."), without revealing which workspace owns it.
 CREATE OR REPLACE FUNCTION campaigndb.assert_workspace_access(p_workspace_id uuid, p_object text)
 RETURNS void
 LANGUAGE plpgsql
 STABLE
 AS $function$
 DECLARE
-    v_bound uuid := campaigndb.bound_workspace_id();
+    v_scope uuid[] := campaigndb.caller_workspaces(true);
 BEGIN
-    IF v_bound IS NOT NULL AND v_bound OPERATOR(pg_catalog.<>) p_workspace_id THEN
-        RAISE EXCEPTION '% belongs to another workspace than the one this session is bound to',
+    IF v_scope IS NOT NULL
+       AND (p_workspace_id OPERATOR(pg_catalog.=) ANY (v_scope)) IS NOT TRUE THEN
+        RAISE EXCEPTION '% belongs to another workspace than the ones this session is bound to',
                         p_object
               USING ERRCODE = '42501',
-                    HINT = 'campaigndb.workspace_id limits this session to one workspace';
+                    HINT = 'a tenant login, its workspace token or campaigndb.workspace_id '
+                           'limits this session to its workspaces';
     END IF;
 END
 $function$;

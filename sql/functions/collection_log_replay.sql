@@ -1,8 +1,9 @@
 -- campaigndb.collection_log_replay: the answer to a call whose idempotency key is already on
 -- a collection_log row (the reporting functions raise the internal SQLSTATE CD001 to reach
 -- it).  p_job and p_hash identify the call: the same job and request hash replay the first
--- result (replayed: true); another workspace than the bound one answers 42501; anything
--- else is the key reused with other parameters (23505).  p_what names the unit for the hint
+-- result (replayed: true); anything else is the key reused with other parameters (23505).
+-- Only the rows of the session's workspaces are looked at (keys are per workspace, so
+-- another workspace's use of a key is never seen, revision 0007).  p_what names the unit for the hint
 -- ('batch', 'run').  Runs inside the calling SECURITY DEFINER function, with its
 -- pinned search_path.
 CREATE OR REPLACE FUNCTION campaigndb.collection_log_replay(
@@ -15,18 +16,14 @@ LANGUAGE plpgsql
 STABLE
 AS $function$
 DECLARE
-    v_bound  uuid := campaigndb.bound_workspace_id();
+    v_scope  uuid[] := campaigndb.caller_workspaces(true);
     v_prior  campaigndb.collection_log%ROWTYPE;
 BEGIN
     SELECT * INTO v_prior FROM campaigndb.collection_log AS l
-     WHERE l.idempotency_key OPERATOR(pg_catalog.=) p_key;
-    IF v_bound IS NOT NULL AND v_prior.workspace_id IS DISTINCT FROM v_bound THEN
-        -- another workspace's call (or one that spanned workspaces): not ours to answer
-        RETURN campaigndb.envelope_error(
-            '42501', 'idempotency key belongs to another workspace than the one this'
-                     ' session is bound to',
-            p_hint => 'campaigndb.workspace_id limits this session to one workspace');
-    END IF;
+     WHERE l.idempotency_key OPERATOR(pg_catalog.=) p_key
+       AND (v_scope IS NULL OR l.workspace_id OPERATOR(pg_catalog.=) ANY (v_scope))
+     ORDER BY l.id
+     LIMIT 1;
     IF v_prior.job OPERATOR(pg_catalog.=) p_job
        AND v_prior.request_hash OPERATOR(pg_catalog.=) p_hash THEN
         RETURN campaigndb.envelope_ok(v_prior.result OPERATOR(pg_catalog.||)

@@ -6,8 +6,10 @@
 -- p_zip_codes:     a JSON array of ZIP strings or {zip_code, estimated_cost} objects; ZIPs are
 --                   trimmed, repeats collapse (the first occurrence wins); at most 50,000.
 -- Isolation: READ COMMITTED.  The coverage rows are one set-based INSERT ... SELECT.
--- Idempotency: p_campaign_data.id; a repeat with the same id and the same input returns the
--- first result with replayed: true; same id, other input: 23505.
+-- Idempotency: p_campaign_data.id, a key within the workspace (revision 0007); a repeat with
+-- the same id and the same input returns the first result with replayed: true; same id,
+-- other input: 23505.  The answer's campaign_id is the campaign's id: the requested one,
+-- unless another workspace holds it (then a new one; nothing about it is revealed).
 -- SQLSTATEs in the envelope: 23502, 22023, 22P02, 23503 (workspace missing), 23514 (unknown
 -- status), 23505, 54000 (too many ZIPs), 42501 (bound to another workspace).
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
@@ -35,6 +37,7 @@ DECLARE
     v_fingerprint   bytea;
     v_prior         record;
     v_zip_count     integer;
+    v_request_id    uuid;
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
@@ -143,34 +146,43 @@ BEGIN
                     ELSE jsonb_build_object('id', v_campaign_id) END)::text
         || p_zip_codes::text, 'UTF8'));
 
-    INSERT INTO campaigndb.campaigns
-           (id, workspace_id, name, status, search_query, location, keywords, settings,
-            creation_fingerprint)
-    VALUES (COALESCE(v_campaign_id, gen_random_uuid()), v_workspace_id, v_name,
-            COALESCE(campaigndb.json_text(p_campaign_data, 'status', 'p_campaign_data.status',
-                                          false, 32), 'draft'),
-            campaigndb.json_text(p_campaign_data, 'search_query', 'p_campaign_data.search_query'),
-            campaigndb.json_text(p_campaign_data, 'location', 'p_campaign_data.location'),
-            COALESCE(v_keywords, '{}'), v_settings, v_fingerprint)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id INTO v_campaign_id;
+    -- The client's id is a key within its workspace (request_id): a repeat finds its first
+    -- call there; an id another workspace holds is never seen, this campaign gets its own.
+    v_request_id := v_campaign_id;
+    FOR v_try IN 1..2 LOOP
+        INSERT INTO campaigndb.campaigns
+               (id, request_id, workspace_id, name, status, search_query, location, keywords,
+                settings, creation_fingerprint)
+        VALUES (CASE WHEN v_try = 1 THEN COALESCE(v_request_id, gen_random_uuid())
+                     ELSE gen_random_uuid() END,
+                v_request_id, v_workspace_id, v_name,
+                COALESCE(campaigndb.json_text(p_campaign_data, 'status', 'p_campaign_data.status',
+                                              false, 32), 'draft'),
+                campaigndb.json_text(p_campaign_data, 'search_query', 'p_campaign_data.search_query'),
+                campaigndb.json_text(p_campaign_data, 'location', 'p_campaign_data.location'),
+                COALESCE(v_keywords, '{}'), v_settings, v_fingerprint)
+        ON CONFLICT DO NOTHING
+        RETURNING id INTO v_campaign_id;
+        EXIT WHEN FOUND;
 
-    IF NOT FOUND THEN
-        -- the id exists: a replay when the input is the same
-        v_campaign_id := campaigndb.json_uuid(p_campaign_data, 'id', 'p_campaign_data.id');
-        SELECT c.creation_fingerprint, c.workspace_id INTO v_prior
-          FROM campaigndb.campaigns AS c WHERE c.id = v_campaign_id;
-        PERFORM campaigndb.assert_workspace_access(v_prior.workspace_id,
-                                                   'campaign ' || v_campaign_id);
-        IF v_prior.creation_fingerprint IS DISTINCT FROM v_fingerprint THEN
-            RAISE EXCEPTION 'campaign % already exists with different data', v_campaign_id
-                  USING ERRCODE = '23505', CONSTRAINT = 'campaigns_pkey',
-                        HINT = 'use a new id for a new campaign; reuse an id only to retry the same call';
+        -- the key exists in this workspace: a replay when the input is the same
+        SELECT c.id, c.creation_fingerprint INTO v_prior
+          FROM campaigndb.campaigns AS c
+         WHERE c.workspace_id = v_workspace_id AND c.request_id = v_request_id;
+        IF FOUND THEN
+            IF v_prior.creation_fingerprint IS DISTINCT FROM v_fingerprint THEN
+                RAISE EXCEPTION 'campaign % already exists with different data', v_request_id
+                      USING ERRCODE = '23505', CONSTRAINT = 'campaigns_pkey',
+                            HINT = 'use a new id for a new campaign; reuse an id only to retry the same call';
+            END IF;
+            SELECT count(*) INTO v_zip_count
+              FROM campaigndb.gmaps_campaign_coverage AS g WHERE g.campaign_id = v_prior.id;
+            RETURN campaigndb.envelope_ok(jsonb_build_object(
+                'campaign_id', v_prior.id, 'zip_count', v_zip_count, 'replayed', true));
         END IF;
-        SELECT count(*) INTO v_zip_count
-          FROM campaigndb.gmaps_campaign_coverage AS g WHERE g.campaign_id = v_campaign_id;
-        RETURN campaigndb.envelope_ok(jsonb_build_object(
-            'campaign_id', v_campaign_id, 'zip_count', v_zip_count, 'replayed', true));
+    END LOOP;
+    IF v_campaign_id IS NULL THEN
+        RAISE EXCEPTION 'campaign id conflict, retry' USING ERRCODE = '40001';
     END IF;
 
     INSERT INTO campaigndb.gmaps_campaign_coverage (campaign_id, zip_code, estimated_cost)

@@ -22,7 +22,10 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
-    PERFORM campaigndb.bound_workspace_id();  -- a garbage binding is refused (22023)
+    PERFORM campaigndb.caller_workspaces(true);  -- a garbage binding is refused (22023)
+    IF campaigndb.session_kind() IS DISTINCT FROM 'service' THEN
+        RAISE EXCEPTION 'workspaces are created by service sessions only' USING ERRCODE = '42501';
+    END IF;
     IF p_name IS NULL OR p_name ~ '^\s*$' THEN
         RAISE EXCEPTION 'p_name is required' USING ERRCODE = '23502', COLUMN = 'name';
     END IF;

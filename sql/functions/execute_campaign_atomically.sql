@@ -5,7 +5,7 @@
 -- retry_recommended (the client queues callers of one workflow on an advisory lock before
 -- their snapshot, so they rarely see it).  Isolation: REPEATABLE READ from the client; a
 -- caller whose snapshot predates another's update of the workflow gets 40001, raised.
--- Idempotency: p_execution_id; the same id with the same parameters answers the first
+-- Idempotency: p_execution_id, a key within the workspace (revision 0007); the same id with the same parameters answers the first
 -- result with replayed: true; with other parameters 23505.
 -- SQLSTATEs in the envelope: 23502, 22023, 23514 (unknown campaign type), P0002 (workflow
 -- absent, or in another workspace), 55000 (workflow not active), 55P03, 23505, 42501.
@@ -58,7 +58,7 @@ BEGIN
 
     IF p_execution_id IS NOT NULL THEN
         SELECT * INTO v_prior FROM campaigndb.n8n_campaign_executions AS e
-         WHERE e.id = p_execution_id;
+         WHERE e.workspace_id = p_workspace_id AND e.request_id = p_execution_id;
         IF FOUND THEN
             RETURN campaigndb.execution_replay(
                 v_prior, p_workspace_id, p_workspace_n8n_workflow_id,
@@ -88,17 +88,29 @@ BEGIN
      WHERE w.id = p_workspace_n8n_workflow_id
     RETURNING w.total_executions INTO v_total;
 
-    INSERT INTO campaigndb.n8n_campaign_executions
-           (id, workspace_id, workspace_n8n_workflow_id, campaign_approval_session_id,
-            campaign_name, campaign_type, execution_status, execution_config, execution_number)
-    VALUES (COALESCE(p_execution_id, gen_random_uuid()), p_workspace_id,
-            p_workspace_n8n_workflow_id, p_campaign_approval_session_id, p_campaign_name,
-            p_campaign_type, 'pending', v_config, v_total)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id INTO v_id;
+    -- The client's id is a key within the workspace (request_id); an id another workspace
+    -- holds is never seen: this execution then gets its own.
+    FOR v_try IN 1..2 LOOP
+        INSERT INTO campaigndb.n8n_campaign_executions
+               (id, request_id, workspace_id, workspace_n8n_workflow_id,
+                campaign_approval_session_id, campaign_name, campaign_type, execution_status,
+                execution_config, execution_number)
+        VALUES (CASE WHEN v_try = 1 THEN COALESCE(p_execution_id, gen_random_uuid())
+                     ELSE gen_random_uuid() END,
+                p_execution_id, p_workspace_id, p_workspace_n8n_workflow_id,
+                p_campaign_approval_session_id, p_campaign_name, p_campaign_type, 'pending',
+                v_config, v_total)
+        ON CONFLICT DO NOTHING
+        RETURNING id INTO v_id;
+        EXIT WHEN v_id IS NOT NULL;
+        IF EXISTS (SELECT 1 FROM campaigndb.n8n_campaign_executions AS e
+                    WHERE e.workspace_id = p_workspace_id AND e.request_id = p_execution_id) THEN
+            -- the same key committed meanwhile (a concurrent repeat): undo, answer a replay
+            RAISE EXCEPTION 'execution id already used' USING ERRCODE = 'CD001';
+        END IF;
+    END LOOP;
     IF v_id IS NULL THEN
-        -- the same id committed meanwhile (a concurrent repeat): undo, then answer as a replay
-        RAISE EXCEPTION 'execution id already used' USING ERRCODE = 'CD001';
+        RAISE EXCEPTION 'execution id conflict, retry' USING ERRCODE = '40001';
     END IF;
 
     INSERT INTO campaigndb.workflow_deployment_history
@@ -117,7 +129,7 @@ EXCEPTION
     WHEN SQLSTATE 'CD001' THEN
         BEGIN  -- a handler's own errors are not caught by its block: catch them here
             SELECT * INTO v_prior FROM campaigndb.n8n_campaign_executions AS e
-             WHERE e.id = p_execution_id;
+             WHERE e.workspace_id = p_workspace_id AND e.request_id = p_execution_id;
             RETURN campaigndb.execution_replay(
                 v_prior, p_workspace_id, p_workspace_n8n_workflow_id,
                 p_campaign_approval_session_id, p_campaign_name, p_campaign_type, v_config);

@@ -18,6 +18,9 @@ DECLARE
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
+    IF campaigndb.session_kind() IS DISTINCT FROM 'service' THEN  -- cluster-wide figures
+        RAISE EXCEPTION 'database health is for service sessions only' USING ERRCODE = '42501';
+    END IF;
     SELECT jsonb_build_object(
                'total', count(*),
                'active', count(*) FILTER (WHERE a.state = 'active'),

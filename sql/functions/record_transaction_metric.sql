@@ -45,6 +45,7 @@ BEGIN
     ELSIF p_duration_ms < 0 OR COALESCE(p_retry_count, 0) < 0 THEN
         RAISE EXCEPTION 'p_duration_ms and p_retry_count must be >= 0' USING ERRCODE = '22023';
     END IF;
+    PERFORM campaigndb.caller_workspaces(true);  -- an unbound tenant records nothing (42501)
     IF p_campaign_id IS NOT NULL THEN
         SELECT c.workspace_id INTO v_workspace_id FROM campaigndb.campaigns AS c
          WHERE c.id = p_campaign_id;

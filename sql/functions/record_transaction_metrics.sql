@@ -22,7 +22,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    v_bound  uuid := campaigndb.bound_workspace_id();
+    v_scope  uuid[] := campaigndb.caller_workspaces(true);
     v_form   text;
     v_rows   integer;
     v_bad    bigint;
@@ -64,7 +64,7 @@ BEGIN
     END IF;
     SELECT array_agg(c.id) INTO v_known
       FROM campaigndb.campaigns AS c
-     WHERE c.id = ANY (v_ids::uuid[]) AND (v_bound IS NULL OR c.workspace_id = v_bound);
+     WHERE c.id = ANY (v_ids::uuid[]) AND (v_scope IS NULL OR c.workspace_id = ANY (v_scope));
     -- Time-ordered ids in the UUIDv7 layout, so that a flush's rows land on the right edge of
     -- the primary key instead of on random leaf pages (each of which costs a full-page image
     -- in the WAL after every checkpoint: 716 -> 413 WAL bytes per row, measured).  One clock

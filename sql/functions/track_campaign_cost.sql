@@ -16,7 +16,7 @@
 -- Order: UPDATE the campaign (row lock), INSERT the cost row; a reused key leaves through
 -- the handler (SQLSTATE CD001, internal), which undoes the UPDATE and answers the replay.
 --
--- Idempotency: p_idempotency_key; a repeat with the same key and parameters returns the
+-- Idempotency: p_idempotency_key, a key per campaign (revision 0007); a repeat with the same key and parameters returns the
 -- first cost_id with replayed: true and adds nothing; same key, other parameters: 23505.
 -- SQLSTATEs in the envelope: 23502, 22023, 22003, P0002, 42501, 23505, 55P03.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
@@ -85,15 +85,13 @@ BEGIN
         RAISE EXCEPTION 'campaign % not found', p_campaign_id
               USING ERRCODE = 'P0002', TABLE = 'campaigns';
     END IF;
-    IF pg_catalog.current_setting('campaigndb.workspace_id', true) <> '' THEN
-        PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
-    END IF;
+    PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
 
     INSERT INTO campaigndb.gmaps_api_costs
            (campaign_id, service, items_processed, cost_usd, metadata, idempotency_key)
     VALUES (p_campaign_id, p_service, p_items_processed, p_cost_usd, v_metadata,
             p_idempotency_key)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT (campaign_id, idempotency_key) DO NOTHING
     RETURNING id INTO v_cost_id;
     IF v_cost_id IS NULL THEN
         -- The key was used before.  Undo the addition above by leaving through the handler
@@ -109,8 +107,8 @@ EXCEPTION
     WHEN SQLSTATE 'CD001' THEN
         -- internal signal from above: a replay when every parameter matches the first call
         SELECT * INTO v_prior FROM campaigndb.gmaps_api_costs AS k
-         WHERE k.idempotency_key = p_idempotency_key;
-        IF v_prior.campaign_id = p_campaign_id AND v_prior.service = p_service
+         WHERE k.campaign_id = p_campaign_id AND k.idempotency_key = p_idempotency_key;
+        IF v_prior.service = p_service
            AND v_prior.items_processed = p_items_processed AND v_prior.cost_usd = p_cost_usd
            AND v_prior.metadata = v_metadata THEN
             SELECT c.total_cost INTO v_total FROM campaigndb.campaigns AS c

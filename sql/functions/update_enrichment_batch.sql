@@ -24,7 +24,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     c_max_rows  constant integer := 10000;
-    v_bound     uuid;
+    v_scope     uuid[];
     v_good      jsonb;
     v_failures  jsonb;
     v_updated   integer;
@@ -47,7 +47,7 @@ BEGIN
               USING ERRCODE = '54000', HINT = 'send the enrichments in several batches';
     END IF;
     -- read here, not in DECLARE: a bad binding must answer through the handler below (22023)
-    v_bound := campaigndb.bound_workspace_id();
+    v_scope := campaigndb.caller_workspaces(true);
 
     -- Classify every element: the first problem it has, or none.
     WITH e AS (
@@ -67,7 +67,7 @@ BEGIN
                  WHEN COALESCE(jsonb_typeof(e.v -> 'url'), 'null') NOT IN ('string', 'null') THEN '22023'
                  WHEN COALESCE(jsonb_typeof(e.v -> 'data'), 'null') NOT IN ('object', 'null') THEN '22023'
                  WHEN b.id IS NULL THEN 'P0002'
-                 WHEN v_bound IS NOT NULL AND c.workspace_id <> v_bound THEN '42501'
+                 WHEN v_scope IS NOT NULL AND c.workspace_id <> ALL (v_scope) THEN '42501'
                  WHEN row_number() OVER (PARTITION BY e.business_id ORDER BY e.idx) > 1 THEN '23505'
                END AS code,
                CASE
@@ -82,7 +82,7 @@ BEGIN
                  WHEN COALESCE(jsonb_typeof(e.v -> 'data'), 'null') NOT IN ('object', 'null') THEN
                    'data must be an object or null'
                  WHEN b.id IS NULL THEN format('business %s not found', e.business_id)
-                 WHEN v_bound IS NOT NULL AND c.workspace_id <> v_bound THEN
+                 WHEN v_scope IS NOT NULL AND c.workspace_id <> ALL (v_scope) THEN
                    format('business %s belongs to another workspace than the one this session '
                           'is bound to', e.business_id)
                  WHEN row_number() OVER (PARTITION BY e.business_id ORDER BY e.idx) > 1 THEN

@@ -36,7 +36,7 @@ DECLARE
     c_keys          constant text[] := ARRAY['campaign_id', 'kpi_date', 'platform',
                                              'impressions', 'clicks', 'spend', 'conversions',
                                              'revenue'];
-    v_bound         uuid;
+    v_scope         uuid[];
     v_source        text := btrim(p_source);
     v_hash          text;
     v_problem       text;
@@ -53,7 +53,7 @@ DECLARE
     v_constraint text; v_column text; v_table text;
 BEGIN
     -- here, not in DECLARE: a malformed binding must reach the handler below (22023)
-    v_bound := campaigndb.bound_workspace_id();
+    v_scope := campaigndb.caller_workspaces(true);
     IF p_rows IS NULL THEN
         RAISE EXCEPTION 'p_rows is required' USING ERRCODE = '23502', COLUMN = 'rows';
     ELSIF jsonb_typeof(p_rows) <> 'array' THEN
@@ -78,7 +78,8 @@ BEGIN
         -- a replay is answered before any work (a concurrent twin is caught at the log
         -- insert below)
         PERFORM FROM campaigndb.collection_log AS l
-         WHERE l.idempotency_key = p_idempotency_key;
+         WHERE l.idempotency_key = p_idempotency_key
+           AND (v_scope IS NULL OR l.workspace_id = ANY (v_scope));
         IF FOUND THEN
             RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
         END IF;
@@ -222,10 +223,15 @@ BEGIN
     SELECT array_agg(DISTINCT c.workspace_id) INTO v_workspaces
       FROM campaigndb.campaigns AS c
      WHERE c.id = ANY (v_campaigns);
-    IF v_bound IS NOT NULL AND v_workspaces <> ARRAY[v_bound] THEN
+    IF v_scope IS NOT NULL AND NOT v_workspaces <@ v_scope THEN
         PERFORM campaigndb.assert_workspace_access(c.workspace_id, 'campaign ' || c.id)
            FROM campaigndb.campaigns AS c
-          WHERE c.id = ANY (v_campaigns) AND c.workspace_id <> v_bound;
+          WHERE c.id = ANY (v_campaigns) AND c.workspace_id <> ALL (v_scope);
+    ELSIF v_scope IS NOT NULL AND cardinality(v_workspaces) > 1
+          AND p_idempotency_key IS NOT NULL THEN
+        -- a key lives in one workspace: a bound session's keyed batch names one
+        RAISE EXCEPTION 'a batch with an idempotency key must stay within one workspace'
+              USING ERRCODE = '22023', COLUMN = 'idempotency_key';
     END IF;
 
     WITH src AS (
@@ -265,14 +271,15 @@ BEGIN
     INSERT INTO campaigndb.collection_log
            (workspace_id, job, period, status, rows_affected, started_at, finished_at, source,
             idempotency_key, request_hash, result)
-    VALUES (COALESCE(v_bound, CASE WHEN cardinality(v_workspaces) = 1 THEN v_workspaces[1] END),
+    VALUES (CASE WHEN cardinality(v_workspaces) = 1 THEN v_workspaces[1]
+                 WHEN cardinality(v_scope) = 1 THEN v_scope[1] END,
             'upsert_daily_kpi_batch',
             CASE WHEN v_first_date IS NULL THEN NULL
                  WHEN v_first_date = v_last_date THEN v_first_date::text
                  ELSE v_first_date || '..' || v_last_date END,
             'succeeded', v_inserted + v_updated, now(), clock_timestamp(), v_source,
             p_idempotency_key, v_hash, v_result)
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT DO NOTHING  -- the key's index: (workspace_id, idempotency_key)
     RETURNING id INTO v_log_id;
     IF v_log_id IS NULL THEN
         -- a concurrent call with the same key committed first: undo ours, answer its result

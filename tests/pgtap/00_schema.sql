@@ -340,6 +340,8 @@ $setup$;
 GRANT USAGE ON SCHEMA campaigndb TO campaigndb_readonly;
 GRANT SELECT ON campaigndb.workspaces, campaigndb.campaigns, campaigndb.gmaps_campaign_coverage
    TO campaigndb_readonly;
+-- row level security calls campaigndb.caller_workspaces as the reader (revision 0007)
+GRANT EXECUTE ON FUNCTION campaigndb.caller_workspaces(boolean) TO campaigndb_readonly;
 
 DO $do$
 BEGIN

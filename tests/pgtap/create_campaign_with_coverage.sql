@@ -307,12 +307,19 @@ SELECT * FROM pg_temp.fails_with('bound to workspace B, replay of a campaign of 
         '["73301", " 73301 ", {"zip_code": "73344", "estimated_cost": 1.25}, "73344",
           {"zip_code": "73301", "estimated_cost": 9}, "78701", {"zip_code": "78702"}]')
 $$, '42501');
-SELECT * FROM pg_temp.fails_with('bound to workspace B, a campaign in B reusing the id of A''s campaign', $$
+-- campaign ids are keys per workspace (revision 0007, docs/tenancy.md): B's campaign gets
+-- an id of its own, and nothing tells B that A holds that id
+CALL pg_temp.call('bound to workspace B, a campaign in B reusing the id of A''s campaign', $$
     SELECT create_campaign_with_coverage(
         '{"id": "cccccccc-0000-4000-8000-000000000001",
           "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002", "name": "Id squatter"}',
         '["10001"]')
-$$, '42501');
+$$);
+SELECT is(pg_temp.envelope('bound to workspace B, a campaign in B reusing the id of A''s campaign')
+          ->> 'success', 'true', 'bound to workspace B, reusing the id of A''s campaign: created');
+SELECT isnt(pg_temp.envelope('bound to workspace B, a campaign in B reusing the id of A''s campaign')
+            ->> 'campaign_id', 'cccccccc-0000-4000-8000-000000000001',
+            'bound to workspace B, reusing the id of A''s campaign: under a new id');
 CALL pg_temp.call('bound to workspace B, a campaign in B', $$
     SELECT create_campaign_with_coverage(
         '{"workspace_id": "bbbbbbbb-0000-4000-8000-000000000002", "name": "Own"}', '["10001"]')

@@ -258,12 +258,19 @@ SELECT * FROM pg_temp.fails_with('same id, other workflow', format($$
                                        'email', '{"batch": 50, "tags": ["spring"]}',
                                        'e1e1e1e1-0000-4000-8000-000000000001')
 $$, pg_temp.wf('a-app')), '23505');
-SELECT * FROM pg_temp.fails_with('same id, other workspace', format($$
+-- execution ids are keys per workspace (revision 0007, docs/tenancy.md): B's own key,
+-- its execution gets an id of its own
+CALL pg_temp.call('same id, other workspace', format($$
     SELECT execute_campaign_atomically('bbbbbbbb-0000-4000-8000-000000000002', %L,
                                        'cccccccc-0000-4000-8000-000000000001', 'Spring promo',
                                        'email', '{"batch": 50, "tags": ["spring"]}',
                                        'e1e1e1e1-0000-4000-8000-000000000001')
-$$, pg_temp.wf('b-sms')), '23505');
+$$, pg_temp.wf('b-sms')));
+SELECT is(pg_temp.envelope('same id, other workspace') ->> 'success', 'true',
+          'same id, other workspace: a key of that workspace, launched');
+SELECT isnt(pg_temp.envelope('same id, other workspace') ->> 'execution_id',
+            'e1e1e1e1-0000-4000-8000-000000000001',
+            'same id, other workspace: a new id, A''s execution is never named');
 
 -- A replay after the execution finished still answers the first execution (no new row)
 SELECT is(complete_campaign_execution('e1e1e1e1-0000-4000-8000-000000000001', 'completed')
@@ -348,17 +355,18 @@ SELECT * FROM pg_temp.fails_with('bound to workspace B, a replay of workspace A'
                                        'email', '{"batch": 50, "tags": ["spring"]}',
                                        'e1e1e1e1-0000-4000-8000-000000000001')
 $$, pg_temp.wf('a-email')), '42501');
+-- (B used that id itself above: its own key, other parameters)
 SELECT * FROM pg_temp.fails_with('bound to workspace B, workspace B''s parameters with the id of '
                                  'workspace A''s execution', format($$
     SELECT execute_campaign_atomically('bbbbbbbb-0000-4000-8000-000000000002', %L, NULL, 'X', 'sms',
                                        '{}', 'e1e1e1e1-0000-4000-8000-000000000001')
-$$, pg_temp.wf('b-sms')), '42501');
+$$, pg_temp.wf('b-sms')), '23505');
 CALL pg_temp.call('bound to workspace B, an execution in workspace B', format($$
     SELECT execute_campaign_atomically('bbbbbbbb-0000-4000-8000-000000000002', %L, NULL, 'B run', 'sms')
 $$, pg_temp.wf('b-sms')));
 SELECT is(pg_temp.envelope('bound to workspace B, an execution in workspace B') - 'execution_id',
           '{"success": true, "error": null, "error_code": null, "retry_recommended": false,
-            "execution_status": "pending", "total_executions": 1, "replayed": false}'::jsonb,
+            "execution_status": "pending", "total_executions": 2, "replayed": false}'::jsonb,
           'bound to workspace B: an execution in workspace B is launched');
 SELECT is(pg_temp.rows_added('bound to workspace B, an execution in workspace B'),
           '{"n8n_campaign_executions": 1, "workflow_deployment_history": 1}'::jsonb,

@@ -187,10 +187,15 @@ SELECT * FROM pg_temp.fails_with('same key, other cost', $$
     SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 50, 0.76,
                                '{"run": "r-2"}', 'run-r-2')
 $$, '23505');
-SELECT * FROM pg_temp.fails_with('same key, other campaign', $$
+-- keys are per campaign (revision 0007, docs/tenancy.md): another campaign, another key
+CALL pg_temp.call('same key, other campaign', $$
     SELECT track_campaign_cost('a2a2a2a2-0000-4000-8000-000000000002', 'apify', 50, 0.75,
                                '{"run": "r-2"}', 'run-r-2')
-$$, '23505');
+$$);
+SELECT is(pg_temp.envelope('same key, other campaign') ->> 'success', 'true',
+          'same key, other campaign: a key of that campaign, recorded');
+SELECT is(pg_temp.envelope('same key, other campaign') ->> 'replayed', 'false',
+          'same key, other campaign: not a replay of the first campaign''s cost');
 SELECT * FROM pg_temp.fails_with('same key, other metadata', $$
     SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 50, 0.75,
                                '{"run": "r-3"}', 'run-r-2')

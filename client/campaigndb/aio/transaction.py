@@ -93,8 +93,9 @@ async def run_transaction(client: AsyncClient,
             await conn.set_read_only(options.read_only)
             try:
                 async with conn.transaction():
-                    if client.workspace_id is not None:
-                        await conn.execute(statements.set_local_workspace(client.workspace_id))
+                    for binding in statements.binding(client.workspace_id,
+                                                      client.settings.workspace_token):
+                        await conn.execute(binding)
                     tx = AsyncTransaction(client, conn, run, deadline)
                     result = await callback(tx)
                 run.committed(tx.steps)

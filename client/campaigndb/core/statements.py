@@ -11,6 +11,8 @@ from __future__ import annotations
 from functools import lru_cache
 from uuid import UUID
 
+from campaigndb.core.tokens import set_local_token
+
 BEGIN = "BEGIN"
 COMMIT = "COMMIT"
 ROLLBACK = "ROLLBACK"
@@ -57,6 +59,13 @@ def set_local_workspace(workspace_id: UUID | str) -> str:
     return f"SET LOCAL campaigndb.workspace_id = '{UUID(str(workspace_id))}'"
 
 
+def binding(workspace_id: UUID | str | None, token: str | None) -> list[str]:
+    """The SET LOCALs that bind a transaction: the narrowing workspace and the signed
+    workspace token (docs/tenancy.md), each only when configured."""
+    return ([set_local_workspace(workspace_id)] if workspace_id is not None else []) + (
+        [set_local_token(token)] if token else [])
+
+
 def hot_row_lock(key: int) -> str:
     return f"SELECT pg_catalog.pg_advisory_lock({HOT_ROW_LOCK_NAMESPACE}, {int(key)})"
 
@@ -66,7 +75,8 @@ def hot_row_unlock(key: int) -> str:
 
 
 def attempt(call: str, *, isolation: str, read_only: bool, lock_key: int | None,
-            statement_timeout_ms: int | None, workspace_id: str | None) -> tuple[str, int]:
+            statement_timeout_ms: int | None, workspace_id: str | None,
+            token: str | None = None) -> tuple[str, int]:
     """One call's whole transaction as one simple-protocol message (one round trip):
     (its text, the index of the call's result among the statements).
 
@@ -82,8 +92,7 @@ def attempt(call: str, *, isolation: str, read_only: bool, lock_key: int | None,
     statements.append(begin(isolation, read_only))
     if statement_timeout_ms is not None:
         statements.append(set_local_statement_timeout(statement_timeout_ms))
-    if workspace_id is not None:
-        statements.append(set_local_workspace(workspace_id))
+    statements += binding(workspace_id, token)
     call_index = len(statements)
     statements += [call, COMMIT]
     if lock_key is not None:

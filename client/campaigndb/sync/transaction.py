@@ -84,8 +84,9 @@ def run_transaction(client: Client, callback: Callable[[Transaction], T],
             conn.read_only = options.read_only
             try:
                 with conn.transaction():
-                    if client.workspace_id is not None:
-                        conn.execute(statements.set_local_workspace(client.workspace_id))
+                    for binding in statements.binding(client.workspace_id,
+                                                      client.settings.workspace_token):
+                        conn.execute(binding)
                     tx = Transaction(client, conn, run, deadline)
                     result = callback(tx)
                 run.committed(tx.steps)

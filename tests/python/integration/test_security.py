@@ -258,8 +258,11 @@ def test_direct_reads_under_rls_see_only_the_bound_workspace(
     role = f"reader_{uuid.uuid4().hex[:8]}"
     raw.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
     try:
+        # row level security calls campaigndb.caller_workspaces as the reader (tenancy)
         raw.execute(sql.SQL("GRANT USAGE ON SCHEMA campaigndb TO {0};"
-                            " GRANT SELECT ON ALL TABLES IN SCHEMA campaigndb TO {0}")
+                            " GRANT SELECT ON ALL TABLES IN SCHEMA campaigndb TO {0};"
+                            " GRANT EXECUTE ON FUNCTION campaigndb.caller_workspaces(boolean)"
+                            " TO {0}")
                     .format(sql.Identifier(role)))
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
@@ -295,6 +298,8 @@ def test_forced_rls_stops_even_the_owner_writing_foreign_audit_rows(
     role = f"owner_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dsn) as conn:
         conn.execute(sql.SQL("CREATE ROLE {0} NOLOGIN; GRANT USAGE ON SCHEMA campaigndb TO {0};"
+                             " GRANT EXECUTE ON FUNCTION campaigndb.caller_workspaces(boolean)"
+                             " TO {0};"
                              " ALTER TABLE campaigndb.workflow_deployment_history OWNER TO {0}")
                      .format(sql.Identifier(role)))
         conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
