@@ -24,7 +24,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from campaigndb import mint_token
-from campaigndb.testing import create_database, drop_database, migrate, server_dsn
+from campaigndb_dev.testing import create_database, drop_database, migrate, server_dsn
 
 SECRET = "tenancy-probe-secret-" + "p" * 24
 

@@ -29,8 +29,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from campaigndb import FUNCTIONS, Client, mint_token
-from campaigndb.embedded import project_root
-from campaigndb.testing import create_database, drop_database, migrate
+from campaigndb_dev.embedded import project_root
+from campaigndb_dev.testing import create_database, drop_database, migrate
 
 SECRET = "tenancy-test-secret-" + "x" * 24
 OTHER_SECRET = "another-secret-entirely-" + "y" * 24
