@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import sys
@@ -309,57 +310,9 @@ class Probe:
                 "SELECT count(*), count(*) FILTER (WHERE email <> ''),"
                 " count(*) FILTER (WHERE facebook_url <> '')"
                 " FROM campaigndb.gmaps_businesses WHERE campaign_id = %s", [cid]).fetchone()
-            results: dict[str, dict[str, Any]] = {}
-            for phase in ("without recounts", "with recounts", "without recounts again"):
-                latencies: list[float] = []
-                failed: list[str] = []
-                lock = threading.Lock()
-                stop = threading.Event()
-                recounts: list[float] = []
-
-                def tracker() -> None:
-                    for _ in range(calls):
-                        ms, answer = timed(lambda: db.call(
-                            "track_campaign_cost", p_campaign_id=cid, p_service="probe",
-                            p_items_processed=1, p_cost_usd=Decimal("0.000001"), p_metadata={}))
-                        with lock:
-                            latencies.append(ms)
-                            if not answer.get("success"):
-                                failed.append(str(answer.get("error_code")))
-
-                def recounter() -> None:
-                    while not stop.is_set():
-                        ms, answer = timed(lambda: db.call("update_campaign_statistics",
-                                                           p_campaign_id=cid))
-                        recounts.append(ms)
-                        self.check("recount equals a fresh count",
-                                   bool(answer.get("success"))
-                                   and (answer["total_businesses"], answer["total_emails"],
-                                        answer["total_facebook_pages"]) == tuple(fresh or ()))
-
-                db.stats.reset()
-                threads = [threading.Thread(target=tracker) for _ in range(trackers)]
-                counting = threading.Thread(target=recounter)
-                if phase == "with recounts":
-                    counting.start()
-                    time.sleep(0.3)
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join()
-                stop.set()
-                if counting.is_alive():
-                    counting.join()
-                results[phase] = {"p50": pct(latencies, 50), "p99": pct(latencies, 99),
-                                  "failed": len(failed), "retries": db.stats.total_retries(),
-                                  "recounts": len(recounts),
-                                  "recount_p50": pct(recounts, 50) if recounts else None}
-                self.check(f"{phase}: no failed call ({failed[:3]})", not failed)
-                r = results[phase]
-                extra = (f", {r['recounts']} recounts (p50 {r['recount_p50']:.0f} ms)"
-                         if recounts else "")
-                print(f"  {phase:<24} p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  "
-                      f"failed {r['failed']}  retries {r['retries']}{extra}", flush=True)
+            results = {phase: self.recount_phase(db, cid, phase, trackers, calls, fresh)
+                       for phase in ("without recounts", "with recounts",
+                                     "without recounts again")}
             base = max(results["without recounts"]["p99"],
                        results["without recounts again"]["p99"])
             print(f"  p99 with recounts ÷ p99 without: "
@@ -369,6 +322,57 @@ class Probe:
                 " FROM campaigndb.gmaps_api_costs k WHERE k.campaign_id = c.id)"
                 " FROM campaigndb.campaigns c WHERE c.id = %s", [cid]).fetchone()
             self.check("total_cost equals the sum of the cost rows", drift == (0,))
+
+    def recount_phase(self, db: Client, cid: str, phase: str, trackers: int, calls: int,
+                      fresh: tuple[Any, ...] | None) -> dict[str, Any]:
+        latencies: list[float] = []
+        failed: list[str] = []
+        recounts: list[float] = []
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def tracker() -> None:
+            for _ in range(calls):
+                ms, answer = timed(lambda: db.call(
+                    "track_campaign_cost", p_campaign_id=cid, p_service="probe",
+                    p_items_processed=1, p_cost_usd=Decimal("0.000001"), p_metadata={}))
+                with lock:
+                    latencies.append(ms)
+                    if not answer.get("success"):
+                        failed.append(str(answer.get("error_code")))
+
+        def recounter() -> None:
+            while not stop.is_set():
+                ms, answer = timed(lambda: db.call("update_campaign_statistics",
+                                                   p_campaign_id=cid))
+                recounts.append(ms)
+                self.check("recount equals a fresh count",
+                           bool(answer.get("success"))
+                           and (answer["total_businesses"], answer["total_emails"],
+                                answer["total_facebook_pages"]) == tuple(fresh or ()))
+
+        db.stats.reset()
+        threads = [threading.Thread(target=tracker) for _ in range(trackers)]
+        counting = threading.Thread(target=recounter)
+        if phase == "with recounts":
+            counting.start()
+            time.sleep(0.3)
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stop.set()
+        if counting.is_alive():
+            counting.join()
+        r = {"p50": pct(latencies, 50), "p99": pct(latencies, 99), "failed": len(failed),
+             "retries": db.stats.total_retries(), "recounts": len(recounts),
+             "recount_p50": pct(recounts, 50) if recounts else None}
+        self.check(f"{phase}: no failed call ({failed[:3]})", not failed)
+        extra = (f", {r['recounts']} recounts (p50 {r['recount_p50']:.0f} ms)"
+                 if recounts else "")
+        print(f"  {phase:<24} p50 {r['p50']:7.2f} ms  p99 {r['p99']:7.2f} ms  "
+              f"failed {r['failed']}  retries {r['retries']}{extra}", flush=True)
+        return r
 
     # -- 9: serialization retries between different campaigns -----------------------------
     def non_hot(self) -> int:
@@ -391,35 +395,38 @@ class Probe:
                     ws = self.workspace(db)
                     campaigns = [self.campaign(db, ws) for _ in range(callers)]
                     before = self.non_hot()
-                    db.stats.reset()
-                    latencies: list[float] = []
-                    failed: list[str] = []
-                    lock = threading.Lock()
-                    barrier = threading.Barrier(callers)
-
-                    def caller(cid: str) -> None:
-                        barrier.wait()
-                        for _ in range(calls):
-                            ms, answer = timed(lambda: db.call(
-                                "track_campaign_cost", p_campaign_id=cid, p_service="probe",
-                                p_items_processed=1, p_cost_usd=Decimal("0.01"),
-                                p_metadata={}))
-                            with lock:
-                                latencies.append(ms)
-                                if not answer.get("success"):
-                                    failed.append(str(answer.get("error_code")))
-
-                    threads = [threading.Thread(target=caller, args=(c,)) for c in campaigns]
-                    for t in threads:
-                        t.start()
-                    for t in threads:
-                        t.join()
-                    retries = db.stats.total_retries()
+                    latencies, failed, retries = self.retry_case(db, campaigns, calls)
                 non_hot = self.non_hot() - before
                 self.check(f"{label}: no failed call", not failed)
                 print(f"  {label:<36} {len(latencies):5} calls  retries {retries:4}  "
                       f"non-HOT campaign updates {non_hot:4}  p50 {pct(latencies, 50):6.2f} ms  "
                       f"p99 {pct(latencies, 99):7.2f} ms", flush=True)
+
+    def retry_case(self, db: Client, campaigns: list[str],
+                   calls: int) -> tuple[list[float], list[str], int]:
+        db.stats.reset()
+        latencies: list[float] = []
+        failed: list[str] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(len(campaigns))
+
+        def caller(cid: str) -> None:
+            barrier.wait()
+            for _ in range(calls):
+                ms, answer = timed(lambda: db.call(
+                    "track_campaign_cost", p_campaign_id=cid, p_service="probe",
+                    p_items_processed=1, p_cost_usd=Decimal("0.01"), p_metadata={}))
+                with lock:
+                    latencies.append(ms)
+                    if not answer.get("success"):
+                        failed.append(str(answer.get("error_code")))
+
+        threads = [threading.Thread(target=caller, args=(c,)) for c in campaigns]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return latencies, failed, db.stats.total_retries()
 
 
 @contextmanager
@@ -441,6 +448,8 @@ def main() -> int:
                         help="an already migrated database (default: a throwaway one)")
     parser.add_argument("--only", nargs="*", choices=PARTS, default=list(PARTS))
     args = parser.parse_args()
+    # rejected calls are the point here: the client's per-failure log lines would drown the table
+    logging.getLogger("campaigndb").setLevel(logging.ERROR)
     with database(args.dsn) as dsn:
         probe = Probe(dsn, args.quick)
         for part in PARTS:

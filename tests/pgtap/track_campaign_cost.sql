@@ -320,10 +320,12 @@ SELECT is(pg_temp.envelope_shape(pg_temp.envelope('cost of one micro-dollar')),
 SELECT is((SELECT k.cost_usd::text FROM campaigndb.gmaps_api_costs AS k
             WHERE k.id = (pg_temp.envelope('cost of one micro-dollar') ->> 'cost_id')::uuid),
           '0.000001', 'the micro-dollar is stored exactly, at scale 6');
+-- setup: campaign B1's total brought to 999,999,999,999.5 by a cost row written directly
+INSERT INTO campaigndb.gmaps_api_costs (campaign_id, service, items_processed, cost_usd)
+SELECT c.id, 'setup', 0, 999999999999.5 - c.total_cost FROM campaigndb.campaigns AS c
+ WHERE c.id = 'b1b1b1b1-0000-4000-8000-000000000001';
 UPDATE campaigndb.campaigns SET total_cost = 999999999999.5
  WHERE id = 'b1b1b1b1-0000-4000-8000-000000000001';
-INSERT INTO campaigndb.gmaps_api_costs (campaign_id, service, items_processed, cost_usd)
-VALUES ('b1b1b1b1-0000-4000-8000-000000000001', 'setup', 0, 999999999999.5);
 SELECT * FROM pg_temp.fails_with('a total that would reach 1e12', $$
     SELECT track_campaign_cost('b1b1b1b1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '{}')
 $$, '22003');

@@ -24,7 +24,7 @@ def campaign(raw: psycopg.Connection[Any], workspace: uuid.UUID) -> str:
         " 'name', 'recount'), '[\"10001\"]') ->> 'campaign_id'", [str(workspace)]).fetchone()
     assert row is not None
     raw.execute("SELECT insert_businesses_batch(%s, '10001', (SELECT jsonb_agg(jsonb_build_object("
-                "'place_id', 'p' || g, 'name', 'B' || g, 'email', CASE WHEN g % 2 = 0 "
+                "'place_id', 'p' || g, 'name', 'B' || g, 'email', CASE WHEN g %% 2 = 0 "
                 "THEN 'b' || g || '@example.com' END)) FROM generate_series(1, 50) g))",
                 [row[0]])
     raw.execute("SELECT update_campaign_statistics(%s)", [row[0]])  # figures now current
