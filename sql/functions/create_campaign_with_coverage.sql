@@ -1,17 +1,20 @@
 -- create_campaign_with_coverage: create a campaign and its ZIP coverage rows, atomically.
 --
 -- p_campaign_data: {workspace_id (required), name (required), id, status, search_query,
---                   location, keywords (array of strings), settings (object)}; other keys
---                   are refused (22023) so that a misspelt field is not silently dropped.
+--                   location, keywords (array of at most 1,000 strings, else 54000),
+--                   settings (object)}; other keys are refused (22023) so that a misspelt
+--                   field is not silently dropped.
 -- p_zip_codes:     a JSON array of ZIP strings or {zip_code, estimated_cost} objects; ZIPs are
---                   trimmed, repeats collapse (the first occurrence wins); at most 50,000.
+--                   trimmed, repeats collapse (the first occurrence wins); at most 50,000;
+--                   estimated_cost is micro-dollars, numeric(18,6) (docs/limits.md).
 -- Isolation: READ COMMITTED.  The coverage rows are one set-based INSERT ... SELECT.
 -- Idempotency: p_campaign_data.id, a key within the workspace (revision 0007); a repeat with
 -- the same id and the same input returns the first result with replayed: true; same id,
 -- other input: 23505.  The answer's campaign_id is the campaign's id: the requested one,
 -- unless another workspace holds it (then a new one; nothing about it is revealed).
 -- SQLSTATEs in the envelope: 23502, 22023, 22P02, 23503 (workspace missing), 23514 (unknown
--- status), 23505, 54000 (too many ZIPs), 42501 (bound to another workspace).
+-- status), 23505, 54000 (too many ZIPs or keywords), 42501 (bound to another workspace),
+-- 22003 (an estimated_cost of 1e12 or more).
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.create_campaign_with_coverage(
     p_campaign_data  jsonb,
@@ -24,6 +27,7 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     c_max_zips      constant integer := 50000;
+    c_max_keywords  constant integer := 1000;
     c_known_keys    constant text[] := ARRAY['id', 'workspace_id', 'name', 'status',
                                              'search_query', 'location', 'keywords', 'settings'];
     v_campaign_id   uuid;
@@ -71,6 +75,13 @@ BEGIN
     v_name := campaigndb.json_text(p_campaign_data, 'name', 'p_campaign_data.name', true, 200);
 
     IF p_campaign_data ? 'keywords' AND jsonb_typeof(p_campaign_data -> 'keywords') <> 'null' THEN
+        -- the length is read from the array's header, before any element is expanded
+        IF jsonb_typeof(p_campaign_data -> 'keywords') = 'array'
+           AND jsonb_array_length(p_campaign_data -> 'keywords') > c_max_keywords THEN
+            RAISE EXCEPTION 'p_campaign_data.keywords holds % keywords; the limit is %',
+                            jsonb_array_length(p_campaign_data -> 'keywords'), c_max_keywords
+                  USING ERRCODE = '54000', COLUMN = 'keywords';
+        END IF;
         IF jsonb_typeof(p_campaign_data -> 'keywords') <> 'array'
            OR EXISTS (SELECT 1 FROM jsonb_array_elements(p_campaign_data -> 'keywords') AS k
                        WHERE jsonb_typeof(k) <> 'string') THEN
@@ -108,14 +119,26 @@ BEGIN
                      WHEN e.kind = 'object' AND jsonb_typeof(e.v -> 'estimated_cost') = 'number'
                           AND (e.v ->> 'estimated_cost')::numeric < 0 THEN
                        format('p_zip_codes[%s].estimated_cost must be >= 0', e.ord - 1)
+                     WHEN e.kind = 'object' AND jsonb_typeof(e.v -> 'estimated_cost') = 'number'
+                          AND (e.v ->> 'estimated_cost')::numeric >= 1e12 THEN
+                       format('p_zip_codes[%s].estimated_cost must be below 1e12', e.ord - 1)
+                     WHEN e.kind = 'object' AND jsonb_typeof(e.v -> 'estimated_cost') = 'number'
+                          AND round((e.v ->> 'estimated_cost')::numeric, 6)
+                              <> (e.v ->> 'estimated_cost')::numeric THEN
+                       format('p_zip_codes[%s].estimated_cost has more than 6 decimal places '
+                              '(micro-dollars)', e.ord - 1)
                    END AS problem,
-                   CASE  -- same order as above: only a missing zip_code is 23502
+                   CASE  -- same order as above: a missing zip_code is 23502, a cost
+                         -- of 1e12 or more 22003
                      WHEN e.kind NOT IN ('string', 'object') THEN '22023'
                      WHEN e.kind = 'object' AND (e.v - 'zip_code' - 'estimated_cost') <> '{}'
                        THEN '22023'
                      WHEN e.kind = 'object'
                           AND COALESCE(jsonb_typeof(e.v -> 'zip_code'), 'null') = 'null'
                        THEN '23502'
+                     WHEN e.kind = 'object' AND jsonb_typeof(e.v -> 'estimated_cost') = 'number'
+                          AND btrim(e.zip) ~ '^[A-Za-z0-9][A-Za-z0-9 -]{0,15}$'
+                          AND (e.v ->> 'estimated_cost')::numeric >= 1e12 THEN '22003'
                      ELSE '22023'
                    END AS code
               FROM (SELECT a.ord, a.v, jsonb_typeof(a.v) AS kind,

@@ -23,7 +23,10 @@ BEGIN
     SELECT e.retry_recommended, e.retry_after_ms
       INTO v_retry, v_retry_after
       FROM campaigndb.error_codes AS e
-     WHERE e.sqlstate = p_sqlstate;
+     -- compared as bpchar, the key's own type: a char(5)-to-text comparison cannot use the
+     -- primary key, and under a caller's enable_seqscan = off its cost estimate of 1e10
+     -- made every failure pay for JIT compilation (docs/limits.md)
+     WHERE e.sqlstate OPERATOR(pg_catalog.=) p_sqlstate::pg_catalog.bpchar;
 
     v_envelope := pg_catalog.jsonb_build_object(
         'success', false,

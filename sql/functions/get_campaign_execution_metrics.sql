@@ -4,7 +4,8 @@
 -- (an unfinished execution counts as running until now).
 -- Served by n8n_campaign_executions_workspace_created_idx (workspace_id, created_at).
 -- Isolation: READ COMMITTED, read only.
--- SQLSTATEs in the envelope: 23502, 22023 (p_since in the future), 42501.
+-- p_since in the future is an empty window: zeros and nulls, success (not an error).
+-- SQLSTATEs in the envelope: 23502, 42501.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.get_campaign_execution_metrics(
     p_workspace_id  uuid,
@@ -24,8 +25,6 @@ DECLARE
 BEGIN
     IF p_workspace_id IS NULL THEN
         RAISE EXCEPTION 'p_workspace_id is required' USING ERRCODE = '23502', COLUMN = 'workspace_id';
-    ELSIF v_since > now() THEN
-        RAISE EXCEPTION 'p_since is in the future: %', v_since USING ERRCODE = '22023';
     END IF;
     PERFORM campaigndb.assert_workspace_access(p_workspace_id, 'workspace ' || p_workspace_id);
 

@@ -12,7 +12,13 @@
 --     predicate lock and make every concurrent caller a conflict;
 --   * the idempotency check is INSERT ... ON CONFLICT, whose uniqueness probe takes no
 --     predicate lock; the existing row is read only on a replay;
---   * campaigns has fillfactor 70 so that the total's update stays HOT (no index write).
+--   * campaigns has fillfactor 10 so that the total's update stays HOT (no index write);
+--   * jit = off: enable_seqscan = off prices any scan that cannot use an index at 1e10,
+--     far above jit_above_cost, and JIT never pays for itself on a one-row call.
+-- Money is micro-dollars, numeric(18,6): p_cost_usd with more than 6 decimals: 22023; at or
+-- above 1e12, or a total that would reach 1e12: 22003 (docs/limits.md).
+-- update_campaign_statistics never holds this row's lock while it counts, so a recount
+-- delays this function by at most its own short UPDATE and commit.
 -- Order: UPDATE the campaign (row lock), INSERT the cost row; a reused key leaves through
 -- the handler (SQLSTATE CD001, internal), which undoes the UPDATE and answers the replay.
 --
@@ -34,6 +40,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET default_transaction_isolation = 'serializable'
 SET enable_seqscan = off
+SET jit = off
 AS $function$
 DECLARE
     v_metadata      jsonb := COALESCE(p_metadata, '{}'::jsonb);
@@ -66,6 +73,11 @@ BEGIN
     ELSIF p_cost_usd >= 1e12 THEN
         RAISE EXCEPTION 'p_cost_usd must be below 1e12, got %', p_cost_usd
               USING ERRCODE = '22003', COLUMN = 'cost_usd';
+    ELSIF round(p_cost_usd, 6) <> p_cost_usd THEN
+        RAISE EXCEPTION 'p_cost_usd has more than 6 decimal places (micro-dollars), got %',
+                        left(p_cost_usd::text, 40)
+              USING ERRCODE = '22023', COLUMN = 'cost_usd',
+                    HINT = 'round the cost to 6 decimal places';
     ELSIF jsonb_typeof(v_metadata) <> 'object' THEN
         RAISE EXCEPTION 'p_metadata must be a JSON object, got %', jsonb_typeof(v_metadata)
               USING ERRCODE = '22023', COLUMN = 'metadata';
@@ -80,10 +92,18 @@ BEGIN
        SET total_cost = c.total_cost + p_cost_usd,
            updated_at = now()
      WHERE c.id = p_campaign_id
+       AND c.total_cost + p_cost_usd < 1e12  -- numeric(18,6): see the check below
     RETURNING c.workspace_id, c.total_cost INTO v_workspace_id, v_total;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'campaign % not found', p_campaign_id
-              USING ERRCODE = 'P0002', TABLE = 'campaigns';
+        SELECT c.total_cost INTO v_total FROM campaigndb.campaigns AS c
+         WHERE c.id = p_campaign_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'campaign % not found', p_campaign_id
+                  USING ERRCODE = 'P0002', TABLE = 'campaigns';
+        END IF;
+        RAISE EXCEPTION 'p_cost_usd % would bring the campaign''s total_cost (%) to 1e12 or more',
+                        p_cost_usd, v_total
+              USING ERRCODE = '22003', COLUMN = 'cost_usd', TABLE = 'campaigns';
     END IF;
     PERFORM campaigndb.assert_workspace_access(v_workspace_id, 'campaign ' || p_campaign_id);
 

@@ -3,7 +3,9 @@
 -- 'scraping', 'failed', 'skipped', 'pending') and scraped_at.  Repeating the call with the
 -- same values leaves the same row: it is idempotent by nature.
 -- Isolation: READ COMMITTED; one single-row UPDATE.
--- SQLSTATEs in the envelope: 23502, 22023 (negative counts or cost, NaN), 23514 (unknown
+-- p_actual_cost is micro-dollars, numeric(18,6): more than 6 decimals 22023, 1e12 or more
+-- 22003 (docs/limits.md).
+-- SQLSTATEs in the envelope: 23502, 22023 (negative counts or cost, NaN), 22003, 23514 (unknown
 -- status), P0002 (campaign, or the ZIP in its coverage, not found), 42501.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.update_coverage_status(
@@ -42,6 +44,14 @@ BEGIN
           OR p_actual_cost < 0 THEN
         RAISE EXCEPTION 'p_actual_cost must be a finite number >= 0, got %', p_actual_cost
               USING ERRCODE = '22023', COLUMN = 'actual_cost';
+    ELSIF p_actual_cost >= 1e12 THEN
+        RAISE EXCEPTION 'p_actual_cost must be below 1e12, got %', p_actual_cost
+              USING ERRCODE = '22003', COLUMN = 'actual_cost';
+    ELSIF round(p_actual_cost, 6) <> p_actual_cost THEN
+        RAISE EXCEPTION 'p_actual_cost has more than 6 decimal places (micro-dollars), got %',
+                        left(p_actual_cost::text, 40)
+              USING ERRCODE = '22023', COLUMN = 'actual_cost',
+                    HINT = 'round the cost to 6 decimal places';
     END IF;
 
     SELECT c.workspace_id INTO v_workspace_id FROM campaigndb.campaigns AS c

@@ -4,7 +4,10 @@
 -- p_enrichment_type: 'facebook' or 'linkedin' (anything else: 22023, nothing written).
 -- p_enrichments:     a JSON array (else 22023) of {business_id (required), url (the page or
 --                    profile; null = searched, nothing found), data (object, optional)}; at
---                    most 10,000 elements (54000).
+--                    most 10,000 elements (54000).  The table's own names for the type,
+--                    <type>_url and <type>_data (facebook_url, linkedin_data, ...), are
+--                    accepted in place of url and data (one of the two names per field).
+--                    The array's length is read before any element is expanded.
 -- Elements are independent: one that is malformed, names an unknown business (P0002), one
 -- of another workspace than the bound one (42501) or repeats an earlier business_id (23505)
 -- is counted in `failed` and listed in `failures` (index, business_id, error_code, error);
@@ -28,6 +31,8 @@ DECLARE
     v_good      jsonb;
     v_failures  jsonb;
     v_updated   integer;
+    v_url_key   text;
+    v_data_key  text;
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
@@ -48,19 +53,39 @@ BEGIN
     END IF;
     -- read here, not in DECLARE: a bad binding must answer through the handler below (22023)
     v_scope := campaigndb.caller_workspaces(true);
+    v_url_key := p_enrichment_type || '_url';
+    v_data_key := p_enrichment_type || '_data';
 
     -- Classify every element: the first problem it has, or none.
-    WITH e AS (
-        SELECT a.ord - 1 AS idx, a.v, jsonb_typeof(a.v) AS kind,
-               CASE WHEN jsonb_typeof(a.v -> 'business_id') = 'string'
-                         AND (a.v ->> 'business_id')
-                             ~ '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$'
-                    THEN (a.v ->> 'business_id')::uuid END AS business_id
+    -- (<type>_url / <type>_data are renamed to url / data first; `twice` marks an element
+    -- that names a field both ways)
+    WITH n AS (
+        SELECT a.ord, jsonb_typeof(a.v) AS kind,
+               CASE WHEN jsonb_typeof(a.v) = 'object'
+                    THEN (a.v ? 'url' AND a.v ? v_url_key) OR (a.v ? 'data' AND a.v ? v_data_key)
+                    ELSE false END AS twice,
+               CASE WHEN jsonb_typeof(a.v) = 'object'
+                    THEN a.v - v_url_key - v_data_key
+                         || CASE WHEN a.v ? v_url_key
+                                 THEN jsonb_build_object('url', a.v -> v_url_key)
+                                 ELSE '{}' END
+                         || CASE WHEN a.v ? v_data_key
+                                 THEN jsonb_build_object('data', a.v -> v_data_key)
+                                 ELSE '{}' END
+                    ELSE a.v END AS v
           FROM jsonb_array_elements(p_enrichments) WITH ORDINALITY AS a(v, ord)
+    ), e AS (
+        SELECT n.ord - 1 AS idx, n.v, n.kind, n.twice,
+               CASE WHEN jsonb_typeof(n.v -> 'business_id') = 'string'
+                         AND (n.v ->> 'business_id')
+                             ~ '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$'
+                    THEN (n.v ->> 'business_id')::uuid END AS business_id
+          FROM n
     ), checked AS (
         SELECT e.idx, e.v, e.business_id,
                CASE
                  WHEN e.kind <> 'object' THEN '22023'
+                 WHEN e.twice THEN '22023'
                  WHEN (e.v - 'business_id' - 'url' - 'data') <> '{}' THEN '22023'
                  WHEN COALESCE(jsonb_typeof(e.v -> 'business_id'), 'null') = 'null' THEN '23502'
                  WHEN e.business_id IS NULL THEN '22P02'
@@ -72,8 +97,11 @@ BEGIN
                END AS code,
                CASE
                  WHEN e.kind <> 'object' THEN format('element must be an object, got %s', e.kind)
+                 WHEN e.twice THEN
+                   format('give url or %s, data or %s, not both', v_url_key, v_data_key)
                  WHEN (e.v - 'business_id' - 'url' - 'data') <> '{}' THEN
-                   'unknown field(s); allowed: business_id, url, data'
+                   format('unknown field(s); allowed: business_id, url or %s, data or %s',
+                          v_url_key, v_data_key)
                  WHEN COALESCE(jsonb_typeof(e.v -> 'business_id'), 'null') = 'null' THEN
                    'business_id is required'
                  WHEN e.business_id IS NULL THEN 'business_id is not a uuid'

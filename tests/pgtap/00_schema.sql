@@ -120,8 +120,8 @@ SELECT col_type_is('campaigndb', 'workspaces', 'id', 'uuid', 'workspaces.id is a
 SELECT col_is_pk('campaigndb', 'workspaces', 'id', 'workspaces.id is the primary key');
 SELECT col_type_is('campaigndb', 'campaigns', 'id', 'uuid', 'campaigns.id is a uuid');
 SELECT col_is_pk('campaigndb', 'campaigns', 'id', 'campaigns.id is the primary key');
-SELECT col_type_is('campaigndb', 'campaigns', 'total_cost', 'numeric',
-                   'campaigns.total_cost is numeric');
+SELECT col_type_is('campaigndb', 'campaigns', 'total_cost', 'numeric(18,6)',
+                   'campaigns.total_cost is numeric(18,6): micro-dollars (docs/limits.md)');
 SELECT col_type_is('campaigndb', 'gmaps_businesses', 'id', 'uuid', 'gmaps_businesses.id is a uuid');
 SELECT col_type_is('campaigndb', 'gmaps_api_costs', 'id', 'uuid', 'gmaps_api_costs.id is a uuid');
 

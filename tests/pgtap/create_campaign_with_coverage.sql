@@ -4,7 +4,7 @@
 -- p_zip_codes is an array of ZIP strings or {zip_code, estimated_cost}; repeats collapse.
 -- Runs in one transaction that is rolled back.
 BEGIN;
-SELECT plan(95);
+SELECT plan(101);
 
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
@@ -357,6 +357,26 @@ SELECT throws_ok($$SELECT create_campaign_with_coverage(
                        p_zip_codes => '["10001"')$$,
                  '22P02', NULL,
                  'p_zip_codes => malformed JSON raises 22P02 (cast failure before the call)');
+
+-- Issue 14: estimated costs are micro-dollars, numeric(18,6); keywords are bounded
+RESET campaigndb.workspace_id;
+SELECT * FROM pg_temp.fails_with('estimated cost with 7 decimals', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Tiny cost"}',
+        '[{"zip_code": "10001", "estimated_cost": 1e-16383}]')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('estimated cost of 1e12', $$
+    SELECT create_campaign_with_coverage(
+        '{"workspace_id": "aaaaaaaa-0000-4000-8000-000000000001", "name": "Huge cost"}',
+        '[{"zip_code": "10001", "estimated_cost": 1e12}]')
+$$, '22003');
+SELECT * FROM pg_temp.fails_with('1,001 keywords', format($$
+    SELECT create_campaign_with_coverage(
+        jsonb_build_object('workspace_id', 'aaaaaaaa-0000-4000-8000-000000000001',
+                           'name', 'Many keywords',
+                           'keywords', (SELECT jsonb_agg('k' || g) FROM generate_series(1, 1001) g)),
+        '["10001"]')
+$$), '54000');
 
 SELECT * FROM finish();
 ROLLBACK;

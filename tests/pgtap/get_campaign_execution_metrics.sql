@@ -218,10 +218,19 @@ SELECT is(pg_temp.call_as('campaigndb_app', $$
 -- ===========================================================================================
 -- Bad parameters
 -- ===========================================================================================
-SELECT * FROM pg_temp.fails_with('p_since in the future', $$
+-- p_since in the future: an empty window is an answer, not an error (issue 14)
+CALL pg_temp.call('p_since in the future', $$
     SELECT get_campaign_execution_metrics('aaaaaaaa-0000-4000-8000-000000000001',
                                           now() + interval '1 hour')
-$$, '22023');
+$$);
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('p_since in the future')),
+          pg_temp.success_shape(), 'p_since in the future: a success envelope');
+SELECT is(pg_temp.envelope('p_since in the future')
+              - ARRAY['success', 'error', 'error_code', 'retry_recommended', 'since'],
+          '{"total": 0, "pending": 0, "running": 0, "completed": 0, "failed": 0,
+            "success_rate": null, "avg_duration_ms": null, "p95_duration_ms": null,
+            "peak_concurrent": 0}'::jsonb,
+          'p_since in the future: an empty window (zeros, nulls for the ratios)');
 SELECT * FROM pg_temp.fails_with('NULL workspace', $$
     SELECT get_campaign_execution_metrics(NULL)
 $$, '23502');

@@ -6,7 +6,7 @@
 -- same key and other parameters 23505; declares SERIALIZABLE in its own definition.
 -- Runs in one transaction that is rolled back.
 BEGIN;
-SELECT plan(82);
+SELECT plan(96);
 
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
@@ -287,6 +287,67 @@ SELECT throws_ok($$SELECT track_campaign_cost(p_campaign_id => 'nope', p_service
                                              p_metadata => '{}')$$,
                  '22P02', NULL,
                  'p_campaign_id => ''nope'' raises 22P02 (cast failure before the call)');
+
+-- ===========================================================================================
+-- Issue 14: a rejected call costs what a successful one does (no JIT, the SQLSTATE table
+-- read by key), and money is micro-dollars, numeric(18,6) (docs/limits.md)
+-- ===========================================================================================
+SELECT ok((SELECT p.proconfig @> ARRAY['jit=off'] FROM pg_catalog.pg_proc AS p
+            WHERE p.oid = 'public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, text)'::regprocedure),
+          'track_campaign_cost sets jit = off (its enable_seqscan = off prices scans at 1e10)');
+CREATE TEMP TABLE error_code_scans AS
+    SELECT s.seq_scan, s.idx_scan FROM pg_catalog.pg_stat_xact_user_tables AS s
+     WHERE s.relid = 'campaigndb.error_codes'::regclass;
+CREATE TEMP TABLE rejected_call AS
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-00000000dead', 'apify', 1, 0.5, '{}') AS e;
+SELECT is((SELECT r.e ->> 'error_code' FROM rejected_call AS r), 'P0002',
+          'rejected call: an unknown campaign answers P0002');
+SELECT is((SELECT ARRAY[s.seq_scan - b.seq_scan, s.idx_scan - b.idx_scan]
+             FROM pg_catalog.pg_stat_xact_user_tables AS s, error_code_scans AS b
+            WHERE s.relid = 'campaigndb.error_codes'::regclass),
+          ARRAY[0, 1]::bigint[],
+          'rejected call: error_codes read through its primary key, never scanned whole');
+
+SELECT * FROM pg_temp.fails_with('cost of 1e-16383', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1,
+                               1e-16383, '{}')
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('cost with 7 decimals', $$
+    SELECT track_campaign_cost('a1a1a1a1-0000-4000-8000-000000000001', 'apify', 1,
+                               0.0000001, '{}')
+$$, '22023');
+CALL pg_temp.call('cost of one micro-dollar', $$
+    SELECT track_campaign_cost('a2a2a2a2-0000-4000-8000-000000000002', 'apify', 1,
+                               0.000001000, '{}')
+$$);
+SELECT is(pg_temp.envelope_shape(pg_temp.envelope('cost of one micro-dollar')),
+          pg_temp.success_shape(), 'a cost of 0.000001 (trailing zeros aside) is accepted');
+SELECT is((SELECT k.cost_usd::text FROM campaigndb.gmaps_api_costs AS k
+            WHERE k.id = (pg_temp.envelope('cost of one micro-dollar') ->> 'cost_id')::uuid),
+          '0.000001', 'the micro-dollar is stored exactly, at scale 6');
+-- setup: campaign B1's total brought to 999,999,999,999.5 by a cost row written directly
+INSERT INTO campaigndb.gmaps_api_costs (campaign_id, service, items_processed, cost_usd)
+SELECT c.id, 'setup', 0, 999999999999.5 - c.total_cost FROM campaigndb.campaigns AS c
+ WHERE c.id = 'b1b1b1b1-0000-4000-8000-000000000001';
+UPDATE campaigndb.campaigns SET total_cost = 999999999999.5
+ WHERE id = 'b1b1b1b1-0000-4000-8000-000000000001';
+SELECT * FROM pg_temp.fails_with('a total that would reach 1e12', $$
+    SELECT track_campaign_cost('b1b1b1b1-0000-4000-8000-000000000001', 'apify', 1, 0.5, '{}')
+$$, '22003');
+SELECT is(pg_temp.envelope('a total that would reach 1e12') -> 'error_detail' ->> 'column',
+          'cost_usd', 'a total that would reach 1e12: the envelope names cost_usd');
+SELECT is(ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute AS a
+                 WHERE (a.attrelid, a.attname) IN
+                       (('campaigndb.campaigns'::regclass, 'total_cost'),
+                        ('campaigndb.gmaps_api_costs'::regclass, 'cost_usd'),
+                        ('campaigndb.gmaps_campaign_coverage'::regclass, 'estimated_cost'),
+                        ('campaigndb.gmaps_campaign_coverage'::regclass, 'actual_cost'))),
+          ARRAY['numeric(18,6)', 'numeric(18,6)', 'numeric(18,6)', 'numeric(18,6)'],
+          'money columns are numeric(18,6): micro-dollars below 1e12');
+SELECT is((SELECT c.reloptions FROM pg_catalog.pg_class AS c
+            WHERE c.oid = 'campaigndb.campaigns'::regclass),
+          ARRAY['fillfactor=10'],
+          'campaigns has fillfactor 10: room on its page for the total''s HOT updates');
 
 -- ===========================================================================================
 -- The invariant at the end: every campaign's total_cost equals the sum of its cost rows

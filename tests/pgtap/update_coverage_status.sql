@@ -7,7 +7,7 @@
 -- campaign or ZIP not found P0002.
 -- Runs in one transaction that is rolled back.
 BEGIN;
-SELECT plan(64);
+SELECT plan(68);
 
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
@@ -256,6 +256,15 @@ SELECT throws_ok($$SELECT update_coverage_status(
                        p_emails_found => 1, p_actual_cost => 1)$$,
                  '22P02', NULL,
                  'p_businesses_found => ''many'' raises 22P02 (cast failure before the call)');
+
+-- Issue 14: costs are micro-dollars, numeric(18,6) (docs/limits.md)
+RESET campaigndb.workspace_id;
+SELECT * FROM pg_temp.fails_with('actual cost of 1e-16383', $$
+    SELECT update_coverage_status('a1a1a1a1-0000-4000-8000-000000000001', '73301', 1, 0, 1e-16383)
+$$, '22023');
+SELECT * FROM pg_temp.fails_with('actual cost of 1e12', $$
+    SELECT update_coverage_status('a1a1a1a1-0000-4000-8000-000000000001', '73301', 1, 0, 1e12)
+$$, '22003');
 
 SELECT * FROM finish();
 ROLLBACK;

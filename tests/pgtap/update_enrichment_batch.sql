@@ -6,7 +6,7 @@
 -- input that is not an array, an unknown type or more than 10,000 elements fail the call.
 -- Runs in one transaction that is rolled back.
 BEGIN;
-SELECT plan(58);
+SELECT plan(63);
 
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
@@ -341,6 +341,46 @@ SELECT is(pg_temp.enrichment('a1a1a1a1-0000-4000-8000-000000000001', 'p8'),
           '{"facebook_url": null, "facebook_data": null, "facebook_enriched_at": null,
             "linkedin_url": null, "linkedin_data": null, "linkedin_enriched_at": null}'::jsonb,
           'garbage campaigndb.workspace_id: nothing written');
+
+-- ===========================================================================================
+-- Issue 14: elements may name the table's own fields (<type>_url, <type>_data) in place of
+-- url and data
+-- ===========================================================================================
+RESET campaigndb.workspace_id;
+SELECT is(insert_businesses_batch('a1a1a1a1-0000-4000-8000-000000000001', '73301',
+              '[{"place_id": "r1", "name": "R One"}, {"place_id": "r2", "name": "R Two"},
+                {"place_id": "r3", "name": "R Three"}, {"place_id": "r4", "name": "R Four"}]')
+          -> 'inserted',
+          '4'::jsonb, 'setup: four more businesses in campaign A1');
+CALL pg_temp.call('table field names', format($$
+    SELECT update_enrichment_batch('facebook', '[
+        {"business_id": %s, "facebook_url": "https://facebook.com/r1",
+         "facebook_data": {"likes": 3}},
+        {"business_id": %s, "url": "https://facebook.com/r2", "facebook_url": "https://x"},
+        {"business_id": %s, "linkedin_url": "https://linkedin.com/in/r3"}]')
+$$, pg_temp.id('r1'), pg_temp.id('r2'), pg_temp.id('r3')));
+SELECT is(pg_temp.envelope('table field names') -> 'updated', '1'::jsonb,
+          'table field names: facebook_url and facebook_data applied like url and data');
+SELECT is(pg_temp.enrichment('a1a1a1a1-0000-4000-8000-000000000001', 'r1'),
+          '{"facebook_url": "https://facebook.com/r1", "facebook_data": {"likes": 3},
+            "facebook_enriched_at": "now", "linkedin_url": null, "linkedin_data": null,
+            "linkedin_enriched_at": null}'::jsonb,
+          'table field names: the business holds the url and the data');
+SELECT is(pg_temp.failures('table field names'),
+          format('[{"index": 1, "business_id": %s, "error_code": "22023"},
+                   {"index": 2, "business_id": %s, "error_code": "22023"}]',
+                 pg_temp.id('r2'), pg_temp.id('r3'))::jsonb,
+          'table field names: url and facebook_url both, or another type''s field: 22023 each');
+CALL pg_temp.call('linkedin field names', format($$
+    SELECT update_enrichment_batch('linkedin', '[
+        {"business_id": %s, "linkedin_url": "https://linkedin.com/in/r4",
+         "linkedin_data": {"title": "Owner"}}]')
+$$, pg_temp.id('r4')));
+SELECT is(pg_temp.enrichment('a1a1a1a1-0000-4000-8000-000000000001', 'r4')
+              - 'facebook_url' - 'facebook_data' - 'facebook_enriched_at',
+          '{"linkedin_url": "https://linkedin.com/in/r4", "linkedin_data": {"title": "Owner"},
+            "linkedin_enriched_at": "now"}'::jsonb,
+          'linkedin_url and linkedin_data applied like url and data');
 
 -- ===========================================================================================
 -- A parameter that cannot be cast raises before the function runs (no envelope possible)

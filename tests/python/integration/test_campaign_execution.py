@@ -149,8 +149,10 @@ def test_validate_and_metrics(client: Client, workspace: uuid.UUID, workflow: uu
     assert metrics.p95_duration_ms is not None and metrics.peak_concurrent >= 1
     assert client.get_campaign_execution_metrics(
         ws, datetime.now(UTC) - timedelta(seconds=0.001)).total <= 4
-    with pytest.raises(InvalidInput):
-        client.get_campaign_execution_metrics(ws, datetime.now(UTC) + timedelta(days=1))
+    # p_since in the future: an empty window, not an error (issue 14)
+    future = client.get_campaign_execution_metrics(ws, datetime.now(UTC) + timedelta(days=1))
+    assert (future.total, future.pending, future.completed, future.peak_concurrent) == (0, 0, 0, 0)
+    assert future.success_rate is None
 
 
 def test_database_health(client: Client) -> None:

@@ -124,7 +124,9 @@ def test_statement_timeout_bounds_each_call(bounced_dsn: str, direct_dsn: str,
         holder.execute("SELECT 1 FROM campaigndb.campaigns WHERE id = %s FOR UPDATE",
                        [campaign])
         started = time.monotonic()
-        envelope = db.call("update_campaign_statistics", p_campaign_id=str(campaign))
+        envelope = db.call("track_campaign_cost", p_campaign_id=str(campaign),
+                           p_service="gmaps", p_items_processed=1, p_cost_usd="0.5",
+                           p_metadata={})
         elapsed = time.monotonic() - started
         holder.rollback()
     assert envelope["success"] is False and envelope["error_code"] == "57014", envelope
