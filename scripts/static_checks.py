@@ -32,7 +32,8 @@ STATIC = ROOT / "tests" / "static"
 FROZEN = ROOT / "migrations" / "frozen"
 #: Landed revisions: history, never edited, so their findings are explained, not fixed.
 LANDED = ("0001_foundation", "0002_lead_generation", "0003_campaign_execution",
-          "0004_observability", "0005_reporting", "0006_metrics_flush")
+          "0004_observability", "0005_reporting", "0006_metrics_flush", "0007_tenancy",
+          "0008_first_contact")
 #: squawk judges lock hazards by version; the oldest major the project supports.
 SQUAWK_PG_VERSION = "15.0"
 
