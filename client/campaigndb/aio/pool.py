@@ -8,7 +8,11 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from campaigndb.core.connection import configure_connection, pool_options
+from campaigndb.core.connection import (
+    configure_connection,
+    pool_options,
+    reset_async_connection,
+)
 from campaigndb.settings import Settings
 
 
@@ -19,4 +23,6 @@ async def configure_async_connection(conn: psycopg.AsyncConnection[Any]) -> None
 def make_async_pool(dsn: str, settings: Settings, *,
                     name: str = "campaigndb-async") -> AsyncConnectionPool:
     return AsyncConnectionPool(dsn, **pool_options(settings),
-                               configure=configure_async_connection, name=name, open=False)
+                               configure=configure_async_connection,
+                               reset=None if settings.pgbouncer else reset_async_connection,
+                               name=name, open=False)

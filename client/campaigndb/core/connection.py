@@ -61,6 +61,22 @@ def configure_connection(conn: psycopg.Connection[Any] | psycopg.AsyncConnection
     set_json_loads(json_loads, conn)
 
 
+#: Run when a connection goes back to the pool: a session-level SET inside a transaction
+#: (a binding, a statement_timeout, a search_path) must not reach the next caller.
+#: DISCARD ALL reverts to the session defaults, which keep the startup options (the
+#: client's statement_timeout); prepared statements are off, so nothing else is lost.
+#: Behind PgBouncer (transaction mode) session state is the bouncer's (server_reset_query).
+RESET_SQL = "DISCARD ALL"
+
+
+def reset_connection(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(RESET_SQL)
+
+
+async def reset_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute(RESET_SQL)
+
+
 def pool_options(settings: Settings) -> dict[str, Any]:
     """Sizes, timeouts and connection arguments: the same for the sync and async pools."""
     return {

@@ -1,0 +1,83 @@
+"""Safe at first contact: numbers the server cannot store are refused before anything is
+sent (22023 naming the path), and session state set inside a transaction never reaches
+the next caller of a pooled connection (sync and async)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+from campaigndb import AsyncClient, AsyncTransaction, Client, Transaction
+
+NON_FINITE = [float("nan"), float("inf"), float("-inf"), Decimal("NaN"), Decimal("Infinity"),
+              Decimal("-Infinity"), Decimal("sNaN")]
+
+
+@pytest.mark.parametrize("bad", NON_FINITE, ids=repr)
+def test_non_finite_inside_json_is_refused_with_its_path(
+        client: Client, campaign: uuid.UUID, raw: psycopg.Connection[Any], bad: Any) -> None:
+    envelope = client.call("track_campaign_cost", p_campaign_id=str(campaign),
+                           p_service="gmaps", p_items_processed=1, p_cost_usd=Decimal("1"),
+                           p_metadata={"a": [1, {"rating": bad}]})
+    assert envelope["success"] is False and envelope["error_code"] == "22023"
+    assert "p_metadata.a[1].rating" in envelope["error"]
+    row = raw.execute("SELECT count(*) FROM campaigndb.gmaps_api_costs WHERE campaign_id = %s",
+                      [campaign]).fetchone()
+    assert row == (0,)
+
+
+@pytest.mark.parametrize("bad", NON_FINITE, ids=repr)
+def test_non_finite_scalar_is_refused(client: Client, campaign: uuid.UUID, bad: Any) -> None:
+    envelope = client.call("track_campaign_cost", p_campaign_id=str(campaign),
+                           p_service="gmaps", p_items_processed=1, p_cost_usd=bad,
+                           p_metadata={})
+    assert envelope["error_code"] == "22023" and "p_cost_usd" in envelope["error"]
+
+
+LEAKS = ["SET campaigndb.workspace_id = '00000000-0000-0000-0000-000000000000'",
+         "SET statement_timeout = 1", "SET search_path = pg_temp"]
+SHOW = ("SELECT NULLIF(current_setting('campaigndb.workspace_id', true), ''), "
+        "current_setting('statement_timeout'), current_setting('search_path')")
+
+
+def test_session_state_does_not_outlive_a_transaction(direct_dsn: str,
+                                                      workspace: uuid.UUID) -> None:
+    with Client(direct_dsn, pool_min_size=1, pool_max_size=1) as db:
+        def baseline(tx: Transaction) -> Any:
+            return tx.execute(SHOW).fetchone()
+
+        before = db.run_transaction(baseline)
+
+        def leak(tx: Transaction) -> None:
+            for statement in LEAKS:
+                tx.execute(statement)
+
+        db.run_transaction(leak)
+        after = db.run_transaction(baseline)
+        assert after == before
+        made = db.create_campaign_with_coverage({"workspace_id": workspace, "name": "after"},
+                                                ["10001"])
+        assert made.campaign_id is not None
+
+
+def test_session_state_does_not_outlive_an_async_transaction(direct_dsn: str) -> None:
+    async def scenario() -> tuple[Any, Any]:
+        async with AsyncClient(direct_dsn, pool_min_size=1, pool_max_size=1) as db:
+            async def baseline(tx: AsyncTransaction) -> Any:
+                return await (await tx.execute(SHOW)).fetchone()
+
+            async def leak(tx: AsyncTransaction) -> None:
+                for statement in LEAKS:
+                    await tx.execute(statement)
+
+            before = await db.run_transaction(baseline)
+            await db.run_transaction(leak)
+            return before, await db.run_transaction(baseline)
+
+    before, after = asyncio.run(scenario())
+    assert after == before
