@@ -15,6 +15,7 @@ from campaigndb.core.declare import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.core.errors import envelope_from_exception
 from campaigndb.core.exceptions import (
     BatchTooLarge,
+    ConnectFailed,
     CampaignDBError,
     CheckViolation,
     Duplicate,
@@ -73,6 +74,7 @@ __all__ = [
     "AsyncTransaction",
     "BatchResult",
     "BatchTooLarge",
+    "ConnectFailed",
     "Business",
     "BusinessRow",
     "CallStats",

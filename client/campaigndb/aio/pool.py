@@ -10,9 +10,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from campaigndb.core.connection import (
     configure_connection,
+    connection_kwargs,
     pool_options,
     reset_async_connection,
 )
+from campaigndb.core.errors import connect_failed_envelope
+from campaigndb.core.exceptions import ConnectFailed
 from campaigndb.settings import Settings
 
 
@@ -26,3 +29,12 @@ def make_async_pool(dsn: str, settings: Settings, *,
                                configure=configure_async_connection,
                                reset=None if settings.pgbouncer else reset_async_connection,
                                name=name, open=False)
+
+
+async def probe_async(dsn: str, settings: Settings) -> None:
+    """The async twin of campaigndb.sync.pool.probe (fail fast with the cause)."""
+    try:
+        await (await psycopg.AsyncConnection.connect(dsn, **connection_kwargs(settings))).close()
+    except psycopg.Error as exc:
+        raise ConnectFailed(connect_failed_envelope(exc, pgbouncer=settings.pgbouncer),
+                            "connect") from exc

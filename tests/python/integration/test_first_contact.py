@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from campaigndb import AsyncClient, AsyncTransaction, Client, Transaction
+from campaigndb import AsyncClient, AsyncTransaction, Client, ConnectFailed, Transaction
 
 NON_FINITE = [float("nan"), float("inf"), float("-inf"), Decimal("NaN"), Decimal("Infinity"),
               Decimal("-Infinity"), Decimal("sNaN")]
@@ -81,3 +81,42 @@ def test_session_state_does_not_outlive_an_async_transaction(direct_dsn: str) ->
 
     before, after = asyncio.run(scenario())
     assert after == before
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _bad_dsns(direct_dsn: str) -> list[tuple[str, str]]:
+    info = psycopg.conninfo.conninfo_to_dict(direct_dsn)
+    base = {k: v for k, v in info.items() if v is not None}
+    make = psycopg.conninfo.make_conninfo
+    return [
+        (make(**{**base, "port": str(_free_port()), "host": "127.0.0.1"}), "08001"),
+        (make(**{**base, "dbname": "no_such_database_14"}), "3D000"),
+        (make(**{**base, "user": "no_such_user_14"}), "28000"),
+        ("host=127.0.0.1 port=notaport dbname=x", "08001"),
+    ]
+
+
+def test_a_connection_that_cannot_be_made_fails_at_open_with_the_cause(direct_dsn: str) -> None:
+    for bad, code in _bad_dsns(direct_dsn):
+        with pytest.raises(ConnectFailed) as info:
+            Client(bad, pool_timeout_s=600, connect_timeout_s=2)
+        assert info.value.sqlstate == code, (bad, info.value.envelope)
+        assert not info.value.retryable
+        assert info.value.envelope["recovery"] == "check network / check DSN"
+
+
+def test_an_async_connection_that_cannot_be_made_fails_at_open(direct_dsn: str) -> None:
+    async def scenario(bad: str) -> None:
+        async with AsyncClient(bad, pool_timeout_s=600, connect_timeout_s=2):
+            pass
+
+    for bad, code in _bad_dsns(direct_dsn):
+        with pytest.raises(ConnectFailed) as info:
+            asyncio.run(scenario(bad))
+        assert info.value.sqlstate == code
