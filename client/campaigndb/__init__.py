@@ -15,9 +15,9 @@ from campaigndb.core.declare import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.core.errors import envelope_from_exception
 from campaigndb.core.exceptions import (
     BatchTooLarge,
-    ConnectFailed,
     CampaignDBError,
     CheckViolation,
+    ConnectFailed,
     Duplicate,
     Envelope,
     InvalidInput,
