@@ -14,7 +14,7 @@ from campaigndb.core.connection import (
     pool_options,
     reset_async_connection,
 )
-from campaigndb.core.errors import connect_failed_envelope
+from campaigndb.core.errors import connect_failed_envelope, transient_at_startup
 from campaigndb.core.exceptions import ConnectFailed
 from campaigndb.settings import Settings
 
@@ -36,5 +36,7 @@ async def probe_async(dsn: str, settings: Settings) -> None:
     try:
         await (await psycopg.AsyncConnection.connect(dsn, **connection_kwargs(settings))).close()
     except psycopg.Error as exc:
+        if transient_at_startup(exc):
+            return
         raise ConnectFailed(connect_failed_envelope(exc, pgbouncer=settings.pgbouncer),
                             "connect") from exc

@@ -105,6 +105,20 @@ def _startup_sqlstate(message: str) -> str:
     return POOL_TIMEOUT
 
 
+# a busy or restarting server (53300, 57P03) is transient: the pool waits and retries it
+_TRANSIENT_STARTUP = ("too many clients", "remaining connection slots",
+                      "the database system is starting up",
+                      "the database system is shutting down",
+                      "the database system is in recovery mode",
+                      "the database system is not yet accepting connections")
+
+
+def transient_at_startup(exc: BaseException) -> bool:
+    """A first connection refused for a reason that passes (the pool retries it)."""
+    message = str(exc)
+    return any(fragment in message for fragment in _TRANSIENT_STARTUP)
+
+
 def connect_failed_envelope(exc: BaseException, *, pgbouncer: bool) -> Envelope:
     """The envelope for a first connection that failed (docs/client.md, "Fail fast"): the
     server's SQLSTATE when it answered (28P01, 3D000), else 08001; not retryable."""

@@ -11,7 +11,7 @@ from campaigndb.core.connection import (
     pool_options,
     reset_connection,
 )
-from campaigndb.core.errors import connect_failed_envelope
+from campaigndb.core.errors import connect_failed_envelope, transient_at_startup
 from campaigndb.core.exceptions import ConnectFailed
 from campaigndb.settings import Settings
 
@@ -23,6 +23,8 @@ def probe(dsn: str, settings: Settings) -> None:
     try:
         psycopg.connect(dsn, **connection_kwargs(settings)).close()
     except psycopg.Error as exc:
+        if transient_at_startup(exc):
+            return
         raise ConnectFailed(connect_failed_envelope(exc, pgbouncer=settings.pgbouncer),
                             "connect") from exc
 
