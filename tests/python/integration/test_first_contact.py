@@ -12,7 +12,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from campaigndb import AsyncClient, AsyncTransaction, Client, ConnectFailed, Transaction
+from campaigndb import (
+    AsyncClient,
+    AsyncTransaction,
+    Client,
+    ConnectFailed,
+    InvalidInput,
+    Transaction,
+)
 
 NON_FINITE = [float("nan"), float("inf"), float("-inf"), Decimal("NaN"), Decimal("Infinity"),
               Decimal("-Infinity"), Decimal("sNaN")]
@@ -120,3 +127,18 @@ def test_an_async_connection_that_cannot_be_made_fails_at_open(direct_dsn: str) 
         with pytest.raises(ConnectFailed) as info:
             asyncio.run(scenario(bad))
         assert info.value.sqlstate == code
+
+
+@pytest.mark.parametrize("bad", ["abc", float("nan"), Decimal("Infinity"), Decimal("sNaN")],
+                         ids=repr)
+def test_typed_method_refuses_a_bad_cost_with_22023(client: Client, campaign: uuid.UUID,
+                                                    bad: Any) -> None:
+    with pytest.raises(InvalidInput) as info:
+        client.track_campaign_cost(campaign, "gmaps", 1, bad)
+    assert info.value.sqlstate == "22023"
+
+
+def test_typed_method_refuses_nan_inside_metadata(client: Client, campaign: uuid.UUID) -> None:
+    with pytest.raises(InvalidInput) as info:
+        client.track_campaign_cost(campaign, "gmaps", 1, "1", {"x": {"y": float("inf")}})
+    assert info.value.sqlstate == "22023" and "p_metadata.x.y" in str(info.value)
