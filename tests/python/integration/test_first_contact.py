@@ -54,7 +54,7 @@ SHOW = ("SELECT NULLIF(current_setting('campaigndb.workspace_id', true), ''), "
 
 def test_session_state_does_not_outlive_a_transaction(direct_dsn: str,
                                                       workspace: uuid.UUID) -> None:
-    with Client(direct_dsn, pool_min_size=1, pool_max_size=1) as db:
+    with Client(direct_dsn, pool_min_size=1, pool_max_size=1, pgbouncer=False) as db:
         def baseline(tx: Transaction) -> Any:
             return tx.execute(SHOW).fetchone()
 
@@ -74,7 +74,7 @@ def test_session_state_does_not_outlive_a_transaction(direct_dsn: str,
 
 def test_session_state_does_not_outlive_an_async_transaction(direct_dsn: str) -> None:
     async def scenario() -> tuple[Any, Any]:
-        async with AsyncClient(direct_dsn, pool_min_size=1, pool_max_size=1) as db:
+        async with AsyncClient(direct_dsn, pool_min_size=1, pool_max_size=1, pgbouncer=False) as db:
             async def baseline(tx: AsyncTransaction) -> Any:
                 return await (await tx.execute(SHOW)).fetchone()
 
