@@ -22,7 +22,7 @@ import psycopg
 import psycopg_pool
 from tenacity import AsyncRetrying
 
-from campaigndb.aio.pool import make_async_pool
+from campaigndb.aio.pool import make_async_pool, probe_async
 from campaigndb.aio.transaction import AsyncTransaction, run_transaction
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
@@ -45,6 +45,7 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
 
     async def open(self) -> None:
         if self._owns_pool:
+            await probe_async(self.dsn, self.settings)
             await self.pool.open(wait=True)
 
     async def close(self) -> None:

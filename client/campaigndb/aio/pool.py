@@ -8,7 +8,14 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from campaigndb.core.connection import configure_connection, pool_options
+from campaigndb.core.connection import (
+    configure_connection,
+    connection_kwargs,
+    pool_options,
+    reset_async_connection,
+)
+from campaigndb.core.errors import connect_failed_envelope, transient_at_startup
+from campaigndb.core.exceptions import ConnectFailed
 from campaigndb.settings import Settings
 
 
@@ -19,4 +26,17 @@ async def configure_async_connection(conn: psycopg.AsyncConnection[Any]) -> None
 def make_async_pool(dsn: str, settings: Settings, *,
                     name: str = "campaigndb-async") -> AsyncConnectionPool:
     return AsyncConnectionPool(dsn, **pool_options(settings),
-                               configure=configure_async_connection, name=name, open=False)
+                               configure=configure_async_connection,
+                               reset=None if settings.pgbouncer else reset_async_connection,
+                               name=name, open=False)
+
+
+async def probe_async(dsn: str, settings: Settings) -> None:
+    """The async twin of campaigndb.sync.pool.probe (fail fast with the cause)."""
+    try:
+        await (await psycopg.AsyncConnection.connect(dsn, **connection_kwargs(settings))).close()
+    except psycopg.Error as exc:
+        if transient_at_startup(exc):
+            return
+        raise ConnectFailed(connect_failed_envelope(exc, pgbouncer=settings.pgbouncer),
+                            "connect") from exc

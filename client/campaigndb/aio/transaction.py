@@ -23,6 +23,7 @@ import psycopg
 from tenacity import AsyncRetrying
 
 from campaigndb.core import statements
+from campaigndb.core.connection import mark_touched
 from campaigndb.core.exceptions import Envelope
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
@@ -43,10 +44,12 @@ class AsyncTransaction(TransactionSteps):
 
     @property
     def connection(self) -> psycopg.AsyncConnection[Any]:
+        mark_touched(self._conn)
         return self._conn
 
     async def execute(self, query: str, params: Any = None) -> psycopg.AsyncCursor[Any]:
         """Plain SQL inside the transaction (the deadline applies)."""
+        mark_touched(self._conn)
         prefix = self._timeout_prefix()
         if prefix:
             await self._conn.execute(prefix)

@@ -21,6 +21,7 @@ from campaigndb.core.errors import (
     unsendable_envelope,
 )
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
+from campaigndb.core.finite import non_finite_path
 from campaigndb.core.sqlstates import is_connection_loss, retry_after_ms
 
 
@@ -66,6 +67,10 @@ def bind(spec: FunctionSpec, params: dict[str, Any]) -> dict[str, Any]:
     any I/O (UnsendableArgument); a str for a jsonb parameter is taken as JSON text."""
     bound: dict[str, Any] = {}
     for name, value in params.items():
+        bad = non_finite_path(value, name)
+        if bad is not None:
+            raise UnsendableArgument(f"{bad} is not a finite number (NaN and Infinity "
+                                     "cannot be stored)")
         if spec.params[name] == "jsonb" and not isinstance(value, str | None):
             try:
                 value = json_dumps(value)

@@ -4,6 +4,7 @@ the same for the sync and the async pool (campaigndb.sync.pool, campaigndb.aio.p
 from __future__ import annotations
 
 import json
+import weakref
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -59,6 +60,35 @@ def configure_connection(conn: psycopg.Connection[Any] | psycopg.AsyncConnection
     """JSON in and out (the adapters' calls are not I/O: shared by both pools)."""
     set_json_dumps(json_dumps, conn)
     set_json_loads(json_loads, conn)
+
+
+#: Run when a connection goes back to the pool: a session-level SET inside a transaction
+#: (a binding, a statement_timeout, a search_path) must not reach the next caller.
+#: DISCARD ALL reverts to the session defaults, which keep the startup options (the
+#: client's statement_timeout); prepared statements are off, so nothing else is lost.
+#: Behind PgBouncer (transaction mode) session state is the bouncer's (server_reset_query).
+#: Only connections that ran the caller's own SQL (Transaction.execute / .connection) are
+#: reset: the API functions set nothing beyond their transaction, and a reset round trip
+#: on every return would cost each read about 0.1 ms.
+RESET_SQL = "DISCARD ALL"
+_touched: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def mark_touched(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """The caller's own SQL ran on `conn`: reset it when it goes back to the pool."""
+    _touched.add(conn)
+
+
+def reset_connection(conn: psycopg.Connection[Any]) -> None:
+    if conn in _touched:
+        _touched.discard(conn)
+        conn.execute(RESET_SQL)
+
+
+async def reset_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
+    if conn in _touched:
+        _touched.discard(conn)
+        await conn.execute(RESET_SQL)
 
 
 def pool_options(settings: Settings) -> dict[str, Any]:

@@ -90,3 +90,43 @@ def exception_for(envelope: Envelope, operation: str | None = None) -> CampaignD
         elif cls is RetriesExhausted:  # a retryable code the answer says not to retry
             cls = CampaignDBError
     return cls(envelope, operation)
+
+
+# libpq keeps no SQLSTATE for a refused startup: the server's messages say which it was
+_STARTUP_MESSAGES = (("password authentication failed", "28P01"),
+                     ("no pg_hba.conf entry", "28000"),
+                     ("role \"", "28000"), ("database \"", "3D000"))
+
+
+def _startup_sqlstate(message: str) -> str:
+    for fragment, code in _STARTUP_MESSAGES:
+        if fragment in message and ("does not exist" in message or code != "3D000"):
+            return code
+    return POOL_TIMEOUT
+
+
+# a busy or restarting server (53300, 57P03) is transient: the pool waits and retries it
+_TRANSIENT_STARTUP = ("too many clients", "remaining connection slots",
+                      "the database system is starting up",
+                      "the database system is shutting down",
+                      "the database system is in recovery mode",
+                      "the database system is not yet accepting connections")
+
+
+def transient_at_startup(exc: BaseException) -> bool:
+    """A first connection refused for a reason that passes (the pool retries it)."""
+    message = str(exc)
+    return any(fragment in message for fragment in _TRANSIENT_STARTUP)
+
+
+def connect_failed_envelope(exc: BaseException, *, pgbouncer: bool) -> Envelope:
+    """The envelope for a first connection that failed (docs/client.md, "Fail fast"): the
+    server's SQLSTATE when it answered (28P01, 3D000), else 08001; not retryable."""
+    message = str(exc).strip() or type(exc).__name__
+    code = getattr(exc, "sqlstate", None) or _startup_sqlstate(message)
+    advice = "check network / check DSN"
+    if "unsupported startup parameter" in message and not pgbouncer:
+        advice = ("PgBouncer refused the client's startup options: set pgbouncer=True "
+                  "(CAMPAIGNDB_PGBOUNCER=1)")
+    return {"success": False, "error": f"cannot connect to the database: {message}",
+            "error_code": code, "retry_recommended": False, "recovery": advice}

@@ -91,3 +91,9 @@ class TransactionTimeout(CampaignDBError):
 class UnsendableArgument(Exception):
     """A value the client cannot send at all (not writable as JSON, a NUL in a text): the
     call answers 22023 without reaching the server."""
+
+
+class ConnectFailed(CampaignDBError):
+    """The client's first connection could not be made (refused, unknown host or database,
+    bad password, malformed DSN, PgBouncer refusing startup options): raised when the client
+    opens, within about connect_timeout, with the server's own message; never retried."""

@@ -13,6 +13,7 @@ import psycopg
 from tenacity import Retrying
 
 from campaigndb.core import statements
+from campaigndb.core.connection import mark_touched
 from campaigndb.core.exceptions import Envelope
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
@@ -32,10 +33,12 @@ class Transaction(TransactionSteps):
 
     @property
     def connection(self) -> psycopg.Connection[Any]:
+        mark_touched(self._conn)
         return self._conn
 
     def execute(self, query: str, params: Any = None) -> psycopg.Cursor[Any]:
         """Plain SQL inside the transaction (the deadline applies)."""
+        mark_touched(self._conn)
         prefix = self._timeout_prefix()
         if prefix:
             self._conn.execute(prefix)

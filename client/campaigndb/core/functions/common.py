@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from campaigndb.core.errors import unsendable_envelope
+from campaigndb.core.exceptions import InvalidInput
 
 
 class Input(BaseModel):
@@ -29,7 +32,15 @@ def text(value: uuid.UUID | str | None) -> str | None:
 
 
 def decimal(value: Decimal | int | str) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    """A money argument; what is not a number raises the 22023 error of the typed methods
+    (a non-finite one is refused when the call is bound: campaigndb.core.finite)."""
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise InvalidInput(unsendable_envelope(
+            ValueError(f"{value!r} is not a decimal number"))) from exc
 
 
 def given(params: dict[str, Any], **optional: Any) -> dict[str, Any]:
