@@ -13,9 +13,9 @@ from campaigndb import Client
 from campaigndb.core.declare import FUNCTIONS
 from campaigndb.core.routing import ReplicaState, WriteToReplica
 from campaigndb.settings import Settings
+from campaigndb_dev import testing
 from campaigndb_dev.embedded import EmbeddedServer
 from campaigndb_dev.standby import Standby
-from campaigndb_dev import testing
 
 pytestmark = pytest.mark.skipif(bool(Settings().dsn),
                                 reason="a standby is built of the embedded test cluster only")
