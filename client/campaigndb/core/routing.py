@@ -128,3 +128,12 @@ def _host(dsn: str) -> str:
     parts = conninfo_to_dict(dsn)
     parts.pop("password", None)
     return make_conninfo("", **{k: str(v) for k, v in parts.items()})
+
+
+def router_from_settings(dsns: str, *, max_lag_s: float, wait_s: float,
+                         retry_after_s: float) -> Router | None:
+    """A Router for comma-separated replica DSNs; None when there are none."""
+    replicas = [Replica(d.strip()) for d in dsns.split(",") if d.strip()]
+    if not replicas:
+        return None
+    return Router(replicas, max_lag_s=max_lag_s, wait_s=wait_s, retry_after_s=retry_after_s)

@@ -25,7 +25,7 @@ from campaigndb.core import calls
 from campaigndb.core.declare import FunctionSpec
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.functions.leadgen import BusinessRow
-from campaigndb.core.routing import WRITE_LSN, Router, Target
+from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
 from campaigndb.settings import Settings
 from campaigndb.sync.pool import make_pool
 from campaigndb.sync.replicas import ReplicaSet
@@ -78,13 +78,11 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
     @functools.cached_property
     def replicas(self) -> ReplicaSet | None:
         """The replica pools (docs/replicas.md), None without replica DSNs."""
-        dsns = [d.strip() for d in self.settings.replica_dsns.split(",") if d.strip()]
-        if not dsns:
-            return None
-        return ReplicaSet(Router.from_dsns(
-            dsns, max_lag_s=self.settings.replica_max_lag_s,
+        router = router_from_settings(
+            self.settings.replica_dsns, max_lag_s=self.settings.replica_max_lag_s,
             wait_s=self.settings.replica_wait_s,
-            retry_after_s=self.settings.replica_retry_after_s), self.settings)
+            retry_after_s=self.settings.replica_retry_after_s)
+        return ReplicaSet(router, self.settings) if router is not None else None
 
     def _attempt(self, spec: FunctionSpec, params: dict[str, Any],
                  read_from_primary: bool = False) -> Envelope:

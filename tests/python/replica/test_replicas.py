@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from campaigndb import Client
+from campaigndb import AsyncClient, Client
 from campaigndb.core.declare import FUNCTIONS
 from campaigndb.core.routing import ReplicaState, WriteToReplica
 from campaigndb.settings import Settings
@@ -118,3 +119,22 @@ def test_a_stopped_replica_leaves_rotation_and_reads_fall_back(
             assert _queries(direct_dsn, "get_database_health_metrics(")
         finally:
             standby.up()
+
+
+def test_async_client_routes_alike(direct_dsn: str, replica_dsn: str) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(direct_dsn, replica_dsns=replica_dsn,
+                               application_name="replica-test-async") as db:
+            assert (await db.call("get_database_health_metrics"))["success"] is True
+            assert _queries(replica_dsn, "get_database_health_metrics(")
+            await db.create_workspace("async write")
+            assert db.replicas is not None and db.replicas.router.last_write_lsn is not None
+            _replay(replica_dsn, "pause")
+            try:
+                await db.create_workspace("async write while paused")
+                await db.call("get_database_health_metrics")
+                assert _queries(direct_dsn, "get_database_health_metrics(")
+            finally:
+                _replay(replica_dsn, "resume")
+
+    asyncio.run(scenario())
