@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from campaigndb import AsyncClient, Client
+from campaigndb import AsyncClient, Client, HealthMonitor, HealthStatus
 from campaigndb.core.declare import FUNCTIONS
 from campaigndb.core.routing import ReplicaState, WriteToReplica
 from campaigndb.settings import Settings
@@ -138,3 +138,17 @@ def test_async_client_routes_alike(direct_dsn: str, replica_dsn: str) -> None:
                 _replay(replica_dsn, "resume")
 
     asyncio.run(scenario())
+
+
+def test_health_reports_each_replica(direct_dsn: str, replica_dsn: str) -> None:
+    with _client(direct_dsn, replica_dsn) as db:
+        db.call("get_database_health_metrics")
+        report = HealthMonitor(db).check()
+        [check] = [c for c in report.checks if c.name.startswith("replica ")]
+        assert check.status is HealthStatus.HEALTHY and check.value is not None
+        assert report.metrics["replicas"][0]["state"] == "up"
+        assert db.replicas is not None
+        db.replicas.router.failed(db.replicas.router.replicas[0])
+        report = HealthMonitor(db).check()  # answered by the primary now
+        [check] = [c for c in report.checks if c.name.startswith("replica ")]
+        assert check.status is HealthStatus.DEGRADED
