@@ -11,7 +11,7 @@ EXTRA_MAJOR ?= 18
 # The tiers of `make test`, in order; each runs even when an earlier one failed.
 TIERS ?= static pgtap pytest pg$(EXTRA_MAJOR) demo-wheel
 
-.PHONY: demo test test-deps pgtap pytest static pg$(EXTRA_MAJOR) demo-wheel stop bench lint \
+.PHONY: demo test test-deps pgtap pytest static pg$(EXTRA_MAJOR) demo-wheel stop bench lint test-replica \
 	clean venv
 
 $(VENV)/.installed: pyproject.toml
@@ -81,6 +81,11 @@ pytest: venv
 	CAMPAIGNDB_TEST_PGBOUNCER=1 $(PY) -m pytest tests/python/integration \
 	    tests/python/concurrency $(PYTEST_ARGS); \
 	bounced=$$?; test $$direct -eq 0 && test $$bounced -eq 0
+
+# The read-replica tier alone (a streaming standby of the test cluster; a few seconds, so
+# `make pytest` runs it too: it is under tests/python).
+test-replica: venv
+	$(PY) -m pytest tests/python/replica $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) benchmarks/bench.py

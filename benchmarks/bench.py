@@ -29,7 +29,7 @@ from harness import (
     ratios,
     server_facts,
 )
-from sections import execution, functions, hot_row, kpi, leadgen, metrics, seeds
+from sections import execution, functions, hot_row, kpi, leadgen, metrics, replicas, seeds
 
 from campaigndb import Settings
 from campaigndb_dev.testing import drop_database, migrated_database, unique_name
@@ -37,7 +37,8 @@ from campaigndb_dev.testing import drop_database, migrated_database, unique_name
 ROOT = Path(__file__).resolve().parents[1]
 # in the order they run within a repeat (and appear in the report)
 SECTIONS: list[Section] = [hot_row.SECTION, metrics.SECTION, execution.SECTION,
-                           leadgen.SECTION, functions.SECTION, seeds.SECTION, kpi.SECTION]
+                           leadgen.SECTION, functions.SECTION, seeds.SECTION, kpi.SECTION,
+                           replicas.SECTION]
 REPEATS = (5, 2)  # full, --quick
 
 

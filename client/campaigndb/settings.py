@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # the background; see campaigndb.recorder).
     record_metrics: bool = False
     metrics_flush_interval_s: float = Field(default=1.0, gt=0)
+    # Read replicas (docs/replicas.md): comma-separated DSNs of streaming standbys that the
+    # read-only functions are routed to; empty: everything goes to the primary.
+    replica_dsns: str = ""
+    replica_max_lag_s: float = Field(default=5.0, gt=0)
+    replica_wait_s: float = Field(default=0.2, ge=0, description="read-your-writes wait")
+    replica_retry_after_s: float = Field(default=10.0, gt=0)
 
 
 class MissingDsn(ValueError):

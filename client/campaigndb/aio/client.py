@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, Unpack
@@ -23,12 +24,14 @@ import psycopg_pool
 from tenacity import AsyncRetrying
 
 from campaigndb.aio.pool import make_async_pool, probe_async
+from campaigndb.aio.replicas import AsyncReplicaSet
 from campaigndb.aio.transaction import AsyncTransaction, run_transaction
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
 from campaigndb.core.declare import FunctionSpec
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.functions.leadgen import BusinessRow
+from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
 from campaigndb.settings import Settings
 
 T = TypeVar("T")
@@ -56,6 +59,8 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
             self._owns_recorder = False
         if self._owns_pool:
             await self.pool.close()
+        if self.__dict__.get("replicas") is not None:
+            await self.__dict__["replicas"].close()
 
     async def __aenter__(self) -> AsyncClient:
         await self.open()
@@ -64,15 +69,17 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def call(self, name: str, /, **params: Any) -> Envelope:
+    async def call(self, name: str, /, *, read_from_primary: bool = False,
+                   **params: Any) -> Envelope:
         """Call an API function by name with named parameters; return its envelope
         (retried exactly like `Client.call`)."""
         run = CallRun(self, name, params)
-        envelope = run.take(await self._attempt(run.spec, run.params))
+        envelope = run.take(await self._attempt(run.spec, run.params, read_from_primary))
         policy = run.retries(envelope)
         if policy is not None:
             async def again() -> Envelope:
-                return run.replay() or run.take(await self._attempt(run.spec, run.params))
+                return run.replay() or run.take(
+                    await self._attempt(run.spec, run.params, read_from_primary))
 
             envelope = await AsyncRetrying(**policy)(again)
         return run.finish(envelope)
@@ -80,14 +87,37 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
     async def _typed(self, name: str, **params: Any) -> Envelope:
         return self._raise_for(name, await self.call(name, **params))
 
-    async def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+    @functools.cached_property
+    def replicas(self) -> AsyncReplicaSet | None:
+        """The replica pools (docs/replicas.md), None without replica DSNs."""
+        router = router_from_settings(
+            self.settings.replica_dsns, max_lag_s=self.settings.replica_max_lag_s,
+            wait_s=self.settings.replica_wait_s,
+            retry_after_s=self.settings.replica_retry_after_s)
+        return AsyncReplicaSet(router, self.settings) if router is not None else None
+
+    async def _attempt(self, spec: FunctionSpec, params: dict[str, Any],
+                       read_from_primary: bool = False) -> Envelope:
+        replicas = self.replicas
+        if (replicas is not None and replicas.router.target(
+                spec, read_from_primary=read_from_primary) is Target.REPLICA):
+            try:
+                async with replicas.connection(spec) as rconn:
+                    if rconn is not None:
+                        return await self._run(rconn, spec, params)
+            except (psycopg.Error, UnsendableArgument) as exc:
+                return calls.answer_error(exc, sent=False)
         turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
         sent = False
         try:
             async with (self._hot_rows.turn(turn, asyncio.Lock) if turn is not None
                         else contextlib.nullcontext()), self.pool.connection() as conn:
                 sent = not spec.read_only
-                return await self._run(conn, spec, params)
+                envelope = await self._run(conn, spec, params)
+                if replicas is not None and not spec.read_only:
+                    row = await (await conn.execute(WRITE_LSN)).fetchone()
+                    replicas.router.wrote(row[0] if row else None)
+                return envelope
         except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
             return calls.answer_error(exc, sent=sent)
 

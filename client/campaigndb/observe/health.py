@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from campaigndb.core.routing import ReplicaState, Router
+
 if TYPE_CHECKING:
     from campaigndb.aio.client import AsyncClient
     from campaigndb.sync.client import Client
@@ -121,6 +123,20 @@ def evaluate(health: dict[str, Any], pool_stats: dict[str, int], avg_latency_ms:
                                         "avg_latency_ms": avg_latency_ms})
 
 
+def replica_checks(report: HealthReport, router: Router) -> HealthReport:
+    """The report with one check per replica: its lag, DEGRADED while out of rotation."""
+    checks = list(report.checks)
+    for replica, shown in zip(router.replicas, router.health(), strict=True):
+        up = replica.state is ReplicaState.UP
+        checks.append(Check(
+            f"replica {shown['dsn_host']}", replica.lag_s,
+            HealthStatus.HEALTHY if up else HealthStatus.DEGRADED,
+            None if up else f"replica is {replica.state}: out of rotation, reads go to the "
+                            "primary until it is retried"))
+    worst = max((c.status for c in checks), default=HealthStatus.HEALTHY)
+    return HealthReport(worst, checks, {**report.metrics, "replicas": router.health()})
+
+
 C = TypeVar("C", "Client", "AsyncClient")
 
 
@@ -142,6 +158,9 @@ class HealthMonitor(Generic[C]):
     def _evaluate(self, health: dict[str, Any]) -> HealthReport:
         report = evaluate(health, dict(self.client.pool.get_stats()),
                           self.client.stats.average_latency_ms(), self.thresholds)
+        replicas = self.client.replicas
+        if replicas is not None:  # as last observed by routed reads (docs/replicas.md)
+            report = replica_checks(report, replicas.router)
         self.last = report
         return report
 

@@ -10,6 +10,7 @@ one); everything else is campaigndb.base's, shared with campaigndb.aio.client.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,8 +25,10 @@ from campaigndb.core import calls
 from campaigndb.core.declare import FunctionSpec
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.functions.leadgen import BusinessRow
+from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
 from campaigndb.settings import Settings
 from campaigndb.sync.pool import make_pool
+from campaigndb.sync.replicas import ReplicaSet
 from campaigndb.sync.transaction import Transaction, run_transaction
 
 T = TypeVar("T")
@@ -44,6 +47,8 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
             self._owns_recorder = False
         if self._owns_pool:
             self.pool.close()
+        if self.__dict__.get("replicas") is not None:
+            self.__dict__["replicas"].close()
 
     def __enter__(self) -> Client:
         return self
@@ -51,31 +56,56 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def call(self, name: str, /, **params: Any) -> Envelope:
+    def call(self, name: str, /, *, read_from_primary: bool = False,
+             **params: Any) -> Envelope:
         """Call an API function by name with named parameters; return its envelope.
 
         Retryable failures (retry_recommended, or a retryable SQLSTATE raised anywhere,
         COMMIT included) are retried with the same parameters, idempotency key included.
         """
         run = CallRun(self, name, params)
-        envelope = run.take(self._attempt(run.spec, run.params))
+        envelope = run.take(self._attempt(run.spec, run.params, read_from_primary))
         policy = run.retries(envelope)
         if policy is not None:
             envelope = Retrying(**policy)(
-                lambda: run.replay() or run.take(self._attempt(run.spec, run.params)))
+                lambda: run.replay() or run.take(
+                    self._attempt(run.spec, run.params, read_from_primary)))
         return run.finish(envelope)
 
     def _typed(self, name: str, **params: Any) -> Envelope:
         return self._raise_for(name, self.call(name, **params))
 
-    def _attempt(self, spec: FunctionSpec, params: dict[str, Any]) -> Envelope:
+    @functools.cached_property
+    def replicas(self) -> ReplicaSet | None:
+        """The replica pools (docs/replicas.md), None without replica DSNs."""
+        router = router_from_settings(
+            self.settings.replica_dsns, max_lag_s=self.settings.replica_max_lag_s,
+            wait_s=self.settings.replica_wait_s,
+            retry_after_s=self.settings.replica_retry_after_s)
+        return ReplicaSet(router, self.settings) if router is not None else None
+
+    def _attempt(self, spec: FunctionSpec, params: dict[str, Any],
+                 read_from_primary: bool = False) -> Envelope:
+        replicas = self.replicas
+        if (replicas is not None and replicas.router.target(
+                spec, read_from_primary=read_from_primary) is Target.REPLICA):
+            try:
+                with replicas.connection(spec) as conn:
+                    if conn is not None:
+                        return self._run(conn, spec, params)
+            except (psycopg.Error, UnsendableArgument) as exc:
+                return calls.answer_error(exc, sent=False)
         turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
         sent = False
         try:
             with (self._hot_rows.turn(turn, threading.Lock) if turn is not None
                   else contextlib.nullcontext()), self.pool.connection() as conn:
                 sent = not spec.read_only
-                return self._run(conn, spec, params)
+                envelope = self._run(conn, spec, params)
+                if replicas is not None and not spec.read_only:
+                    row = conn.execute(WRITE_LSN).fetchone()  # after commit: see docs
+                    replicas.router.wrote(row[0] if row else None)
+                return envelope
         except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
             return calls.answer_error(exc, sent=sent)
 
