@@ -218,7 +218,7 @@ def recount(b: h.Bench, r: int) -> None:
 
     with b.client(trackers + 2) as db, h.quiet():
         for phase in ("without", "with", "again"):
-            stop, times, wrong = threading.Event(), [], []
+            stop, times, wrong = threading.Event(), list[float](), list[str]()
             counting = threading.Thread(target=recounter, args=(db, cid, stop, times, wrong),
                                         daemon=True)
             if phase == "with":
