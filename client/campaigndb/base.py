@@ -25,7 +25,7 @@ from tenacity import RetryCallState
 from campaigndb.core import calls, statements
 from campaigndb.core.declare import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.core.errors import MAYBE_COMMITTED, exception_for
-from campaigndb.core.exceptions import Envelope
+from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.functions import Operations
 from campaigndb.core.hotrows import HotRows, hot_row_key
 from campaigndb.core.retry import call_policy
@@ -141,12 +141,11 @@ class ClientBase(Operations, Generic[PoolT]):
                 options, statement_timeout_ms=self.settings.statement_timeout_ms)
         return options
 
-    def _plan(self, spec: FunctionSpec, params: dict[str, Any]
-              ) -> tuple[str, dict[str, Any], int, int | None]:
-        """One attempt's message: (SQL text, arguments, index of the call's result, lock
-        key); see statements.attempt.  Values are bound client-side (psycopg's
-        ClientCursor quotes them)."""
-        args = calls.bind(spec, params)
+    def _plan(self, spec: FunctionSpec, params: dict[str, Any], args: dict[str, Any]
+              ) -> tuple[str, int, int | None]:
+        """One attempt's message: (SQL text, index of the call's result, lock key); see
+        statements.attempt.  `args` are the call's bound arguments (CallRun.args), quoted
+        client-side by psycopg's ClientCursor."""
         lock_key = None if self.settings.pgbouncer else self._hot_row(spec, params)
         query, call_index = statements.attempt(
             spec.call_sql(tuple(args)), isolation=spec.isolation.value,
@@ -154,7 +153,7 @@ class ClientBase(Operations, Generic[PoolT]):
             statement_timeout_ms=(self.settings.statement_timeout_ms
                                   if self.settings.pgbouncer else None),
             workspace_id=self.workspace_id, token=self.settings.workspace_token)
-        return query, args, call_index, lock_key
+        return query, call_index, lock_key
 
     def _local_turn_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
         """Behind PgBouncer: the hot row whose callers in this process take turns
@@ -225,6 +224,14 @@ class CallRun:
         self.spec, self.params = client._prepare(name, params)
         client.stats._bump(client.stats.calls, name)
         self.started = time.perf_counter()
+        #: the arguments as sent by every attempt, bound once; or the answer to a call
+        #: refused before anything is sent (a value no JSON can hold, an oversize array)
+        self.args: dict[str, Any] = {}
+        self.refused: Envelope | None = None
+        try:
+            self.args = calls.bind(self.spec, self.params)
+        except UnsendableArgument as exc:
+            self.refused = calls.answer_error(exc)
         self.retried = 0  # this call's retries (the shared counters mix concurrent calls)
         self.maybe_committed = False
         self._first: list[Envelope] = []

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 from tenacity import AsyncRetrying
 
-from campaigndb.core import statements
+from campaigndb.core import calls, statements
 from campaigndb.core.connection import mark_touched
-from campaigndb.core.exceptions import Envelope
+from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
 if TYPE_CHECKING:
@@ -56,7 +56,10 @@ class AsyncTransaction(TransactionSteps):
         return await self._conn.execute(query, params)
 
     async def _run_call(self, name: str, params: dict[str, Any]) -> Envelope:
-        spec, statement, args, prefixed = self._statement(name, params)
+        try:
+            spec, statement, args, prefixed = self._statement(name, params)
+        except UnsendableArgument as exc:  # refused before anything is sent
+            return calls.answer_error(exc)
         async with psycopg.AsyncClientCursor(self._conn) as cursor:
             await cursor.execute(statement, args)
             if prefixed:

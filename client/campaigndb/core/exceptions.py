@@ -93,6 +93,15 @@ class UnsendableArgument(Exception):
     call answers 22023 without reaching the server."""
 
 
+class ArgumentTooLarge(UnsendableArgument):
+    """An array argument beyond its function's documented limit: the call answers the
+    function's own 54000 envelope (`.envelope`) without sending anything."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        super().__init__(envelope.get("error"))
+
+
 class ConnectFailed(CampaignDBError):
     """The client's first connection could not be made (refused, unknown host or database,
     bad password, malformed DSN, PgBouncer refusing startup options): raised when the client
