@@ -180,9 +180,9 @@ class ClientBase(Operations, Generic[PoolT]):
             return key
         return None
 
-    def _answered(self, spec: FunctionSpec, params: dict[str, Any], description: Any,
+    def _answered(self, spec: FunctionSpec, params: dict[str, Any], cursor: Any,
                   rows: list[Any]) -> Envelope:
-        envelope = calls.answer(spec, description, rows)
+        envelope = calls.answer(spec, cursor, rows)
         self._noticed(spec, params, envelope)
         return envelope
 

@@ -130,7 +130,7 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
                 for _ in range(call_index):
                     cursor.nextset()
                 rows = await cursor.fetchall()
-                return self._answered(spec, params, cursor.description, rows)
+                return self._answered(spec, params, cursor, rows)
         except psycopg.Error as exc:
             self._noticed(spec, params, exc=exc)
             await self._recover(conn, self._recovery(conn, lock_key))

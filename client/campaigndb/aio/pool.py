@@ -12,7 +12,6 @@ from campaigndb.core.connection import (
     configure_connection,
     connection_kwargs,
     pool_options,
-    reset_async_connection,
 )
 from campaigndb.core.errors import connect_failed_envelope, transient_at_startup
 from campaigndb.core.exceptions import ConnectFailed
@@ -27,7 +26,6 @@ def make_async_pool(dsn: str, settings: Settings, *,
                     name: str = "campaigndb-async") -> AsyncConnectionPool:
     return AsyncConnectionPool(dsn, **pool_options(settings),
                                configure=configure_async_connection,
-                               reset=None if settings.pgbouncer else reset_async_connection,
                                name=name, open=False)
 
 

@@ -23,7 +23,7 @@ import psycopg
 from tenacity import AsyncRetrying
 
 from campaigndb.core import calls, statements
-from campaigndb.core.connection import mark_touched
+from campaigndb.core.connection import mark_touched, reset_if_touched_async
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
@@ -64,7 +64,7 @@ class AsyncTransaction(TransactionSteps):
             await cursor.execute(statement, args)
             if prefixed:
                 cursor.nextset()
-            return self._answer(spec, cursor.description, await cursor.fetchall())
+            return self._answer(spec, cursor, await cursor.fetchall())
 
     async def call(self, name: str, /, *, optional: bool = False, **params: Any) -> Envelope:
         """Call an API function inside the transaction and return its envelope (required:
@@ -110,6 +110,8 @@ async def run_transaction(client: AsyncClient,
                 if not conn.closed:
                     await conn.set_isolation_level(None)
                     await conn.set_read_only(None)
+                if not client.settings.pgbouncer:
+                    await reset_if_touched_async(conn)
 
     with run.outcome():
         return await AsyncRetrying(**run.retry_policy())(attempt)

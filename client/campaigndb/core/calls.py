@@ -106,11 +106,23 @@ def array_length(limit: ArrayLimit, params: Mapping[str, Any]) -> int | None:
     return len(value) if isinstance(value, list | tuple) else None
 
 
-def answer(spec: FunctionSpec, description: Any, rows: list[Any]) -> Envelope:
-    """The envelope for the call's result rows."""
+def column_names(cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> list[str]:
+    """The names of the current result's columns, read from the result itself
+    (`cursor.description` builds a Column object per column: a third of a 100-row page's
+    answer time, measured)."""
+    result = cursor.pgresult
+    if result is None:
+        return []
+    return [(result.fname(i) or b"").decode() for i in range(result.nfields)]
+
+
+def answer(spec: FunctionSpec, cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any],
+           rows: list[Any]) -> Envelope:
+    """The envelope for the call's result rows (`cursor` is on the call's result)."""
     if spec.returns == "table":
-        names = [column.name for column in description or ()]
-        return envelope_ok({"rows": [dict(zip(names, values, strict=True))
+        names = column_names(cursor)
+        # psycopg's rows have one value per column of the description
+        return envelope_ok({"rows": [dict(zip(names, values, strict=False))
                                      for values in rows]})
     if spec.returns == "scalar":
         return envelope_ok({"id": rows[0][0] if rows else None})

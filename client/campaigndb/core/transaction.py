@@ -215,8 +215,8 @@ class TransactionSteps:
         return spec, prefix + spec.call_sql(tuple(args)), args, bool(prefix)
 
     @staticmethod
-    def _answer(spec: FunctionSpec, description: Any, rows: list[Any]) -> Envelope:
-        return calls.answer(spec, description, rows)
+    def _answer(spec: FunctionSpec, cursor: Any, rows: list[Any]) -> Envelope:
+        return calls.answer(spec, cursor, rows)
 
     @staticmethod
     def _required(name: str, envelope: Envelope) -> Envelope:

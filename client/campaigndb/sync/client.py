@@ -118,7 +118,7 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
                 cursor.execute(query, run.args)
                 for _ in range(call_index):
                     cursor.nextset()
-                return self._answered(spec, params, cursor.description, cursor.fetchall())
+                return self._answered(spec, params, cursor, cursor.fetchall())
         except psycopg.Error as exc:
             self._noticed(spec, params, exc=exc)
             self._recover(conn, self._recovery(conn, lock_key))

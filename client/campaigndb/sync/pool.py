@@ -9,7 +9,6 @@ from campaigndb.core.connection import (
     configure_connection,
     connection_kwargs,
     pool_options,
-    reset_connection,
 )
 from campaigndb.core.errors import connect_failed_envelope, transient_at_startup
 from campaigndb.core.exceptions import ConnectFailed
@@ -32,5 +31,4 @@ def probe(dsn: str, settings: Settings) -> None:
 def make_pool(dsn: str, settings: Settings, *, name: str = "campaigndb") -> ConnectionPool:
     probe(dsn, settings)
     return ConnectionPool(dsn, **pool_options(settings), configure=configure_connection,
-                          reset=None if settings.pgbouncer else reset_connection,
                           name=name, open=True)

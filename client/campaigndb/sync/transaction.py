@@ -13,7 +13,7 @@ import psycopg
 from tenacity import Retrying
 
 from campaigndb.core import calls, statements
-from campaigndb.core.connection import mark_touched
+from campaigndb.core.connection import mark_touched, reset_if_touched
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
@@ -53,7 +53,7 @@ class Transaction(TransactionSteps):
             cursor.execute(statement, args)
             if prefixed:
                 cursor.nextset()
-            return self._answer(spec, cursor.description, cursor.fetchall())
+            return self._answer(spec, cursor, cursor.fetchall())
 
     def call(self, name: str, /, *, optional: bool = False, **params: Any) -> Envelope:
         """Call an API function inside the transaction and return its envelope.
@@ -101,6 +101,8 @@ def run_transaction(client: Client, callback: Callable[[Transaction], T],
                 if not conn.closed:
                     conn.isolation_level = None
                     conn.read_only = None
+                if not client.settings.pgbouncer:
+                    reset_if_touched(conn)
 
     with run.outcome():
         return Retrying(**run.retry_policy())(attempt)
