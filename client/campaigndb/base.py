@@ -115,9 +115,23 @@ class ClientBase(Operations, Generic[PoolT]):
 
     def bound(self, workspace_id: uuid.UUID | str) -> Self:
         """A client that shares this pool and binds every transaction to one workspace."""
+        scoped = self._view()
+        scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
+        return scoped
+
+    def with_settings(self, **overrides: Any) -> Self:
+        """A client that shares this pool (and statistics) with other call settings, e.g.
+        `retry_attempts=1`; the pool's own settings (sizes, timeouts) stay this client's."""
+        scoped = self._view()
+        scoped.settings = self.settings.model_copy(update=overrides)
+        return scoped
+
+    def _view(self) -> Self:
+        """A copy sharing everything, owning nothing (the replica pools made first, so that
+        the copy shares them rather than making its own)."""
+        getattr(self, "replicas", None)
         scoped = type(self).__new__(type(self))
         scoped.__dict__.update(self.__dict__)
-        scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
         scoped._owns_pool = False
         scoped._owns_recorder = False
         return scoped

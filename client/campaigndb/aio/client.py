@@ -23,12 +23,12 @@ import psycopg
 import psycopg_pool
 from tenacity import AsyncRetrying
 
-from campaigndb.aio.pool import make_async_pool, probe_async
+from campaigndb.aio.pool import checkout, make_async_pool, probe_async
 from campaigndb.aio.replicas import AsyncReplicaSet
 from campaigndb.aio.transaction import AsyncTransaction, run_transaction
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
-from campaigndb.core.exceptions import Envelope
+from campaigndb.core.exceptions import ConnectFailed, Envelope
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
 from campaigndb.settings import Settings
@@ -111,14 +111,15 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
         sent = False
         try:
             async with (self._hot_rows.turn(turn, asyncio.Lock) if turn is not None
-                        else contextlib.nullcontext()), self.pool.connection() as conn:
+                        else contextlib.nullcontext()), \
+                    checkout(self.pool, self.dsn, self.settings) as conn:
                 sent = not spec.read_only
                 envelope = await self._run(conn, run)
                 if replicas is not None and not spec.read_only:
                     row = await (await conn.execute(WRITE_LSN)).fetchone()
                     replicas.router.wrote(row[0] if row else None)
                 return envelope
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout, ConnectFailed) as exc:
             return calls.answer_error(exc, sent=sent)
 
     async def _run(self, conn: psycopg.AsyncConnection[Any], run: CallRun) -> Envelope:

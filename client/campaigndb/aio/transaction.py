@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 from tenacity import AsyncRetrying
 
+from campaigndb.aio.pool import checkout
 from campaigndb.core import calls, statements
 from campaigndb.core.connection import mark_touched, reset_if_touched_async
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
@@ -93,7 +94,7 @@ async def run_transaction(client: AsyncClient,
 
     async def attempt() -> T:
         deadline = run.start_attempt()
-        async with client.pool.connection() as conn:
+        async with checkout(client.pool, client.dsn, client.settings) as conn:
             run.backend_pid = conn.info.backend_pid
             await conn.set_isolation_level(options.psycopg_isolation)
             await conn.set_read_only(options.read_only)

@@ -21,7 +21,12 @@ from campaigndb.core.errors import (
     envelope_ok,
     unsendable_envelope,
 )
-from campaigndb.core.exceptions import ArgumentTooLarge, Envelope, UnsendableArgument
+from campaigndb.core.exceptions import (
+    ArgumentTooLarge,
+    ConnectFailed,
+    Envelope,
+    UnsendableArgument,
+)
 from campaigndb.core.finite import non_finite_path
 from campaigndb.core.sqlstates import is_connection_loss, retry_after_ms
 
@@ -138,7 +143,7 @@ def answer_error(exc: BaseException, *, sent: bool = False) -> Envelope:
     leaves its outcome unknown (marked for the call, which decides after the retries)."""
     if isinstance(exc, psycopg_pool.PoolTimeout):
         return envelope_from_exception(exc)
-    if isinstance(exc, ArgumentTooLarge):
+    if isinstance(exc, ArgumentTooLarge | ConnectFailed):
         return dict(exc.envelope)
     if isinstance(exc, UnsendableArgument) or (
             isinstance(exc, psycopg.DataError | psycopg.ProgrammingError)

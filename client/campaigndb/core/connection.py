@@ -116,3 +116,36 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "timeout": settings.pool_timeout_s,
         "kwargs": connection_kwargs(settings),
     }
+
+
+class ConnectWatch:
+    """What a pool's own connection attempts last met (its workers connect in the
+    background, where a failure reaches no caller): the last failure, cleared by the next
+    success.  While it is set, a checkout waits at most connect_timeout before it asks the
+    server directly why (campaigndb.sync.pool.checkout)."""
+
+    def __init__(self) -> None:
+        self.last_error: BaseException | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        self.last_error = exc
+
+    def succeeded(self) -> None:
+        self.last_error = None
+
+
+#: the watch of each pool this package made (a pool of the caller's has none)
+_watches: weakref.WeakKeyDictionary[Any, ConnectWatch] = weakref.WeakKeyDictionary()
+
+
+def watch_of(pool: Any) -> ConnectWatch | None:
+    return _watches.get(pool)
+
+
+def watch(pool: Any, connect_watch: ConnectWatch) -> None:
+    _watches[pool] = connect_watch
+
+
+def first_wait_s(settings: Settings) -> float:
+    """How long a checkout waits for the pool while its connection attempts fail."""
+    return min(settings.pool_timeout_s, settings.connect_timeout_s)

@@ -22,11 +22,11 @@ from tenacity import Retrying
 
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
-from campaigndb.core.exceptions import Envelope
+from campaigndb.core.exceptions import ConnectFailed, Envelope
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
 from campaigndb.settings import Settings
-from campaigndb.sync.pool import make_pool
+from campaigndb.sync.pool import checkout, make_pool
 from campaigndb.sync.replicas import ReplicaSet
 from campaigndb.sync.transaction import Transaction, run_transaction
 
@@ -99,14 +99,15 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
         sent = False
         try:
             with (self._hot_rows.turn(turn, threading.Lock) if turn is not None
-                  else contextlib.nullcontext()), self.pool.connection() as conn:
+                  else contextlib.nullcontext()), \
+                    checkout(self.pool, self.dsn, self.settings) as conn:
                 sent = not spec.read_only
                 envelope = self._run(conn, run)
                 if replicas is not None and not spec.read_only:
                     row = conn.execute(WRITE_LSN).fetchone()  # after commit: see docs
                     replicas.router.wrote(row[0] if row else None)
                 return envelope
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout, ConnectFailed) as exc:
             return calls.answer_error(exc, sent=sent)
 
     def _run(self, conn: psycopg.Connection[Any], run: CallRun) -> Envelope:

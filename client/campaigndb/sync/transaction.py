@@ -16,6 +16,7 @@ from campaigndb.core import calls, statements
 from campaigndb.core.connection import mark_touched, reset_if_touched
 from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
+from campaigndb.sync.pool import checkout
 
 if TYPE_CHECKING:
     from campaigndb.sync.client import Client
@@ -84,7 +85,7 @@ def run_transaction(client: Client, callback: Callable[[Transaction], T],
 
     def attempt() -> T:
         deadline = run.start_attempt()
-        with client.pool.connection() as conn:
+        with checkout(client.pool, client.dsn, client.settings) as conn:
             run.backend_pid = conn.info.backend_pid
             conn.isolation_level = options.psycopg_isolation
             conn.read_only = options.read_only
