@@ -105,4 +105,6 @@ class ArgumentTooLarge(UnsendableArgument):
 class ConnectFailed(CampaignDBError):
     """The client's first connection could not be made (refused, unknown host or database,
     bad password, malformed DSN, PgBouncer refusing startup options): raised when the client
-    opens, within about connect_timeout, with the server's own message; never retried."""
+    opens, within about connect_timeout, with the server's own message; never retried.
+    After open (the server went away) its envelope is a call's answer instead, retryable as
+    its SQLSTATE says (docs/client.md, "A server lost after open")."""
