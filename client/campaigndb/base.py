@@ -25,7 +25,7 @@ from tenacity import RetryCallState
 from campaigndb.core import calls, statements
 from campaigndb.core.declare import FUNCTIONS, FunctionSpec, Isolation
 from campaigndb.core.errors import MAYBE_COMMITTED, exception_for
-from campaigndb.core.exceptions import Envelope
+from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.functions import Operations
 from campaigndb.core.hotrows import HotRows, hot_row_key
 from campaigndb.core.retry import call_policy
@@ -115,9 +115,23 @@ class ClientBase(Operations, Generic[PoolT]):
 
     def bound(self, workspace_id: uuid.UUID | str) -> Self:
         """A client that shares this pool and binds every transaction to one workspace."""
+        scoped = self._view()
+        scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
+        return scoped
+
+    def with_settings(self, **overrides: Any) -> Self:
+        """A client that shares this pool (and statistics) with other call settings, e.g.
+        `retry_attempts=1`; the pool's own settings (sizes, timeouts) stay this client's."""
+        scoped = self._view()
+        scoped.settings = self.settings.model_copy(update=overrides)
+        return scoped
+
+    def _view(self) -> Self:
+        """A copy sharing everything, owning nothing (the replica pools made first, so that
+        the copy shares them rather than making its own)."""
+        getattr(self, "replicas", None)
         scoped = type(self).__new__(type(self))
         scoped.__dict__.update(self.__dict__)
-        scoped.workspace_id = str(uuid.UUID(str(workspace_id)))
         scoped._owns_pool = False
         scoped._owns_recorder = False
         return scoped
@@ -141,12 +155,11 @@ class ClientBase(Operations, Generic[PoolT]):
                 options, statement_timeout_ms=self.settings.statement_timeout_ms)
         return options
 
-    def _plan(self, spec: FunctionSpec, params: dict[str, Any]
-              ) -> tuple[str, dict[str, Any], int, int | None]:
-        """One attempt's message: (SQL text, arguments, index of the call's result, lock
-        key); see statements.attempt.  Values are bound client-side (psycopg's
-        ClientCursor quotes them)."""
-        args = calls.bind(spec, params)
+    def _plan(self, spec: FunctionSpec, params: dict[str, Any], args: dict[str, Any]
+              ) -> tuple[str, int, int | None]:
+        """One attempt's message: (SQL text, index of the call's result, lock key); see
+        statements.attempt.  `args` are the call's bound arguments (CallRun.args), quoted
+        client-side by psycopg's ClientCursor."""
         lock_key = None if self.settings.pgbouncer else self._hot_row(spec, params)
         query, call_index = statements.attempt(
             spec.call_sql(tuple(args)), isolation=spec.isolation.value,
@@ -154,7 +167,7 @@ class ClientBase(Operations, Generic[PoolT]):
             statement_timeout_ms=(self.settings.statement_timeout_ms
                                   if self.settings.pgbouncer else None),
             workspace_id=self.workspace_id, token=self.settings.workspace_token)
-        return query, args, call_index, lock_key
+        return query, call_index, lock_key
 
     def _local_turn_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
         """Behind PgBouncer: the hot row whose callers in this process take turns
@@ -181,9 +194,9 @@ class ClientBase(Operations, Generic[PoolT]):
             return key
         return None
 
-    def _answered(self, spec: FunctionSpec, params: dict[str, Any], description: Any,
+    def _answered(self, spec: FunctionSpec, params: dict[str, Any], cursor: Any,
                   rows: list[Any]) -> Envelope:
-        envelope = calls.answer(spec, description, rows)
+        envelope = calls.answer(spec, cursor, rows)
         self._noticed(spec, params, envelope)
         return envelope
 
@@ -225,6 +238,14 @@ class CallRun:
         self.spec, self.params = client._prepare(name, params)
         client.stats._bump(client.stats.calls, name)
         self.started = time.perf_counter()
+        #: the arguments as sent by every attempt, bound once; or the answer to a call
+        #: refused before anything is sent (a value no JSON can hold, an oversize array)
+        self.args: dict[str, Any] = {}
+        self.refused: Envelope | None = None
+        try:
+            self.args = calls.bind(self.spec, self.params)
+        except UnsendableArgument as exc:
+            self.refused = calls.answer_error(exc)
         self.retried = 0  # this call's retries (the shared counters mix concurrent calls)
         self.maybe_committed = False
         self._first: list[Envelope] = []

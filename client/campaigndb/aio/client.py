@@ -23,13 +23,12 @@ import psycopg
 import psycopg_pool
 from tenacity import AsyncRetrying
 
-from campaigndb.aio.pool import make_async_pool, probe_async
+from campaigndb.aio.pool import checkout, make_async_pool, probe_async
 from campaigndb.aio.replicas import AsyncReplicaSet
 from campaigndb.aio.transaction import AsyncTransaction, run_transaction
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
-from campaigndb.core.declare import FunctionSpec
-from campaigndb.core.exceptions import Envelope, UnsendableArgument
+from campaigndb.core.exceptions import ConnectFailed, Envelope
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
 from campaigndb.settings import Settings
@@ -74,12 +73,12 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
         """Call an API function by name with named parameters; return its envelope
         (retried exactly like `Client.call`)."""
         run = CallRun(self, name, params)
-        envelope = run.take(await self._attempt(run.spec, run.params, read_from_primary))
+        envelope = run.refused or run.take(await self._attempt(run, read_from_primary))
         policy = run.retries(envelope)
         if policy is not None:
             async def again() -> Envelope:
                 return run.replay() or run.take(
-                    await self._attempt(run.spec, run.params, read_from_primary))
+                    await self._attempt(run, read_from_primary))
 
             envelope = await AsyncRetrying(**policy)(again)
         return run.finish(envelope)
@@ -96,41 +95,43 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
             retry_after_s=self.settings.replica_retry_after_s)
         return AsyncReplicaSet(router, self.settings) if router is not None else None
 
-    async def _attempt(self, spec: FunctionSpec, params: dict[str, Any],
+    async def _attempt(self, run: CallRun,
                        read_from_primary: bool = False) -> Envelope:
+        spec, params = run.spec, run.params
         replicas = self.replicas
         if (replicas is not None and replicas.router.target(
                 spec, read_from_primary=read_from_primary) is Target.REPLICA):
             try:
                 async with replicas.connection(spec) as rconn:
                     if rconn is not None:
-                        return await self._run(rconn, spec, params)
-            except (psycopg.Error, UnsendableArgument) as exc:
+                        return await self._run(rconn, run)
+            except psycopg.Error as exc:
                 return calls.answer_error(exc, sent=False)
         turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
         sent = False
         try:
             async with (self._hot_rows.turn(turn, asyncio.Lock) if turn is not None
-                        else contextlib.nullcontext()), self.pool.connection() as conn:
+                        else contextlib.nullcontext()), \
+                    checkout(self.pool, self.dsn, self.settings) as conn:
                 sent = not spec.read_only
-                envelope = await self._run(conn, spec, params)
+                envelope = await self._run(conn, run)
                 if replicas is not None and not spec.read_only:
                     row = await (await conn.execute(WRITE_LSN)).fetchone()
                     replicas.router.wrote(row[0] if row else None)
                 return envelope
-        except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout, ConnectFailed) as exc:
             return calls.answer_error(exc, sent=sent)
 
-    async def _run(self, conn: psycopg.AsyncConnection[Any], spec: FunctionSpec,
-                   params: dict[str, Any]) -> Envelope:
-        query, args, call_index, lock_key = self._plan(spec, params)
+    async def _run(self, conn: psycopg.AsyncConnection[Any], run: CallRun) -> Envelope:
+        spec, params = run.spec, run.params
+        query, call_index, lock_key = self._plan(spec, params, run.args)
         try:
             async with psycopg.AsyncClientCursor(conn) as cursor:
-                await cursor.execute(query, args)
+                await cursor.execute(query, run.args)
                 for _ in range(call_index):
                     cursor.nextset()
                 rows = await cursor.fetchall()
-                return self._answered(spec, params, cursor.description, rows)
+                return self._answered(spec, params, cursor, rows)
         except psycopg.Error as exc:
             self._noticed(spec, params, exc=exc)
             await self._recover(conn, self._recovery(conn, lock_key))

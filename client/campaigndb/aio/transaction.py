@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 from tenacity import AsyncRetrying
 
-from campaigndb.core import statements
-from campaigndb.core.connection import mark_touched
-from campaigndb.core.exceptions import Envelope
+from campaigndb.aio.pool import checkout
+from campaigndb.core import calls, statements
+from campaigndb.core.connection import mark_touched, reset_if_touched_async
+from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
 
 if TYPE_CHECKING:
@@ -56,12 +57,15 @@ class AsyncTransaction(TransactionSteps):
         return await self._conn.execute(query, params)
 
     async def _run_call(self, name: str, params: dict[str, Any]) -> Envelope:
-        spec, statement, args, prefixed = self._statement(name, params)
+        try:
+            spec, statement, args, prefixed = self._statement(name, params)
+        except UnsendableArgument as exc:  # refused before anything is sent
+            return calls.answer_error(exc)
         async with psycopg.AsyncClientCursor(self._conn) as cursor:
             await cursor.execute(statement, args)
             if prefixed:
                 cursor.nextset()
-            return self._answer(spec, cursor.description, await cursor.fetchall())
+            return self._answer(spec, cursor, await cursor.fetchall())
 
     async def call(self, name: str, /, *, optional: bool = False, **params: Any) -> Envelope:
         """Call an API function inside the transaction and return its envelope (required:
@@ -90,7 +94,7 @@ async def run_transaction(client: AsyncClient,
 
     async def attempt() -> T:
         deadline = run.start_attempt()
-        async with client.pool.connection() as conn:
+        async with checkout(client.pool, client.dsn, client.settings) as conn:
             run.backend_pid = conn.info.backend_pid
             await conn.set_isolation_level(options.psycopg_isolation)
             await conn.set_read_only(options.read_only)
@@ -107,6 +111,8 @@ async def run_transaction(client: AsyncClient,
                 if not conn.closed:
                     await conn.set_isolation_level(None)
                     await conn.set_read_only(None)
+                if not client.settings.pgbouncer:
+                    await reset_if_touched_async(conn)
 
     with run.outcome():
         return await AsyncRetrying(**run.retry_policy())(attempt)

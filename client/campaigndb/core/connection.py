@@ -62,33 +62,49 @@ def configure_connection(conn: psycopg.Connection[Any] | psycopg.AsyncConnection
     set_json_loads(json_loads, conn)
 
 
-#: Run when a connection goes back to the pool: a session-level SET inside a transaction
+#: Run before a connection goes back to the pool: a session-level SET inside a transaction
 #: (a binding, a statement_timeout, a search_path) must not reach the next caller.
 #: DISCARD ALL reverts to the session defaults, which keep the startup options (the
 #: client's statement_timeout); prepared statements are off, so nothing else is lost.
 #: Behind PgBouncer (transaction mode) session state is the bouncer's (server_reset_query).
 #: Only connections that ran the caller's own SQL (Transaction.execute / .connection) are
-#: reset: the API functions set nothing beyond their transaction, and a reset round trip
-#: on every return would cost each read about 0.1 ms.
+#: reset, by run_transaction itself before it gives the connection back: the API functions
+#: set nothing beyond their transaction.  Not psycopg_pool's `reset` callback: with one,
+#: the pool hands *every* returned connection to a worker thread, and the next checkout
+#: waits for that thread (about 0.2 ms on every call, measured; docs/client.md).
 RESET_SQL = "DISCARD ALL"
 _touched: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def mark_touched(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
-    """The caller's own SQL ran on `conn`: reset it when it goes back to the pool."""
+    """The caller's own SQL ran on `conn`: reset it before it goes back to the pool."""
     _touched.add(conn)
 
 
-def reset_connection(conn: psycopg.Connection[Any]) -> None:
-    if conn in _touched:
-        _touched.discard(conn)
+def reset_if_touched(conn: psycopg.Connection[Any]) -> None:
+    """DISCARD ALL on a connection the caller's SQL ran on; a connection that cannot be
+    reset is closed (the pool then discards it)."""
+    if conn not in _touched:
+        return
+    _touched.discard(conn)
+    if conn.closed:
+        return
+    try:
         conn.execute(RESET_SQL)
+    except psycopg.Error:
+        conn.close()
 
 
-async def reset_async_connection(conn: psycopg.AsyncConnection[Any]) -> None:
-    if conn in _touched:
-        _touched.discard(conn)
+async def reset_if_touched_async(conn: psycopg.AsyncConnection[Any]) -> None:
+    if conn not in _touched:
+        return
+    _touched.discard(conn)
+    if conn.closed:
+        return
+    try:
         await conn.execute(RESET_SQL)
+    except psycopg.Error:
+        await conn.close()
 
 
 def pool_options(settings: Settings) -> dict[str, Any]:
@@ -100,3 +116,36 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         "timeout": settings.pool_timeout_s,
         "kwargs": connection_kwargs(settings),
     }
+
+
+class ConnectWatch:
+    """What a pool's own connection attempts last met (its workers connect in the
+    background, where a failure reaches no caller): the last failure, cleared by the next
+    success.  While it is set, a checkout waits at most connect_timeout before it asks the
+    server directly why (campaigndb.sync.pool.checkout)."""
+
+    def __init__(self) -> None:
+        self.last_error: BaseException | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        self.last_error = exc
+
+    def succeeded(self) -> None:
+        self.last_error = None
+
+
+#: the watch of each pool this package made (a pool of the caller's has none)
+_watches: weakref.WeakKeyDictionary[Any, ConnectWatch] = weakref.WeakKeyDictionary()
+
+
+def watch_of(pool: Any) -> ConnectWatch | None:
+    return _watches.get(pool)
+
+
+def watch(pool: Any, connect_watch: ConnectWatch) -> None:
+    _watches[pool] = connect_watch
+
+
+def first_wait_s(settings: Settings) -> float:
+    """How long a checkout waits for the pool while its connection attempts fail."""
+    return min(settings.pool_timeout_s, settings.connect_timeout_s)

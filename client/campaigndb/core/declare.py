@@ -30,6 +30,34 @@ class Isolation(StrEnum):
 
 
 @dataclass(frozen=True)
+class ArrayLimit:
+    """The most elements a JSON array argument may hold (docs/limits.md): the function's own
+    54000 check, declared again so that the client refuses an oversize array before sending
+    it (the server parses the whole argument before the function can look at its length).
+    `path` is the parameter, or "param.key" for an array inside a JSON object; the answer
+    is the function's own envelope: its message, hint and column."""
+
+    path: str
+    maximum: int
+    noun: str = "elements"
+    per_call: bool = True
+    hint: str | None = None
+    column: str | None = None
+
+    def envelope(self, count: int) -> Envelope:
+        """The 54000 envelope the function answers for an array of `count` elements."""
+        limit = f"the limit is {self.maximum}{' per call' if self.per_call else ''}"
+        detail = {key: value for key, value in (("column", self.column), ("hint", self.hint))
+                  if value}
+        envelope: Envelope = {"success": False,
+                              "error": f"{self.path} holds {count} {self.noun}; {limit}",
+                              "error_code": "54000", "retry_recommended": False}
+        if detail:
+            envelope["error_detail"] = detail
+        return envelope
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """How the client calls one API function."""
 
@@ -48,6 +76,8 @@ class FunctionSpec:
     #: "envelope": returns one jsonb envelope; "table": returns rows (RETURNS TABLE);
     #: "scalar": returns one value (answered as the envelope's "id")
     returns: str = "envelope"
+    #: the array arguments' sizes, checked before anything is sent
+    array_limits: tuple[ArrayLimit, ...] = ()
 
     def call_sql(self, given: tuple[str, ...]) -> str:
         """SELECT public.fn(p_a => %(p_a)s::type, ...) for the parameters given (cached)."""
@@ -126,17 +156,23 @@ def declare(
     returns: str = "envelope",
     hot_row: str | None = None,
     idempotency: str | None = None,
+    limits: tuple[ArrayLimit, ...] = (),
 ) -> Callable[[Callable[P, dict[str, Any]]], Operation[P, R]]:
     """Declare an API function: its SQL signature (`= NULL` marks a parameter with a
     default), how to read its answer, and how the client runs it.  `idempotency` is the
-    parameter carrying the key, `"param.key"` for a key inside a JSON parameter."""
+    parameter carrying the key, `"param.key"` for a key inside a JSON parameter;
+    `limits` the array arguments' documented sizes (the function's 54000 checks)."""
     name, params, required = parse_signature(signature)
+    for limit in limits:
+        if limit.path.partition(".")[0] not in params:
+            raise ValueError(f"{name} has no parameter for the limit on {limit.path}")
     key_param, _, json_key = (idempotency or "").partition(".")
     spec = FunctionSpec(
         name=name, params=params, isolation=isolation,
         signature=f"public.{name}({', '.join(params.values())})",
         read_only=read_only, hot_row_param=hot_row, idempotency_param=key_param or None,
-        idempotency_json_key=json_key or None, required=required, returns=returns)
+        idempotency_json_key=json_key or None, required=required, returns=returns,
+        array_limits=limits)
 
     def register(build: Callable[P, dict[str, Any]]) -> Operation[P, R]:
         if build.__name__ != name:

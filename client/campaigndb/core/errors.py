@@ -119,14 +119,22 @@ def transient_at_startup(exc: BaseException) -> bool:
     return any(fragment in message for fragment in _TRANSIENT_STARTUP)
 
 
-def connect_failed_envelope(exc: BaseException, *, pgbouncer: bool) -> Envelope:
-    """The envelope for a first connection that failed (docs/client.md, "Fail fast"): the
-    server's SQLSTATE when it answered (28P01, 3D000), else 08001; not retryable."""
+def connect_failed_envelope(exc: BaseException, *, pgbouncer: bool,
+                            after_open: bool = False) -> Envelope:
+    """The envelope for a connection that could not be made (docs/client.md, "Fail fast"):
+    the server's SQLSTATE when it answered (28P01, 3D000), else 08001.  At open it is not
+    retryable (the DSN is wrong); `after_open` (the server went away under a working client)
+    it is retried as its SQLSTATE says: a restarting server comes back, a dropped database
+    does not."""
     message = str(exc).strip() or type(exc).__name__
     code = getattr(exc, "sqlstate", None) or _startup_sqlstate(message)
     advice = "check network / check DSN"
     if "unsupported startup parameter" in message and not pgbouncer:
         advice = ("PgBouncer refused the client's startup options: set pgbouncer=True "
                   "(CAMPAIGNDB_PGBOUNCER=1)")
-    return {"success": False, "error": f"cannot connect to the database: {message}",
-            "error_code": code, "retry_recommended": False, "recovery": advice}
+    envelope: Envelope = {"success": False, "error": f"cannot connect to the database: {message}",
+                          "error_code": code, "retry_recommended": False, "recovery": advice}
+    if after_open and is_retryable(code):
+        envelope["retry_recommended"] = True
+        envelope["retry_after_ms"] = retry_after_ms(code)
+    return envelope

@@ -93,7 +93,18 @@ class UnsendableArgument(Exception):
     call answers 22023 without reaching the server."""
 
 
+class ArgumentTooLarge(UnsendableArgument):
+    """An array argument beyond its function's documented limit: the call answers the
+    function's own 54000 envelope (`.envelope`) without sending anything."""
+
+    def __init__(self, envelope: Envelope) -> None:
+        self.envelope = envelope
+        super().__init__(envelope.get("error"))
+
+
 class ConnectFailed(CampaignDBError):
     """The client's first connection could not be made (refused, unknown host or database,
     bad password, malformed DSN, PgBouncer refusing startup options): raised when the client
-    opens, within about connect_timeout, with the server's own message; never retried."""
+    opens, within about connect_timeout, with the server's own message; never retried.
+    After open (the server went away) its envelope is a call's answer instead, retryable as
+    its SQLSTATE says (docs/client.md, "A server lost after open")."""

@@ -44,6 +44,7 @@ from campaigndb.core.declare import FunctionSpec, Isolation
 from campaigndb.core.errors import envelope_from_exception, exception_for
 from campaigndb.core.exceptions import (
     CampaignDBError,
+    ConnectFailed,
     Envelope,
     StepFailed,
     TransactionTimeout,
@@ -144,6 +145,9 @@ class TransactionRun:
             envelope = envelope_from_exception(exc)
             error, sqlstate = envelope.get("error"), envelope.get("error_code")
             raise exception_for(envelope, self.options.name) from exc
+        except ConnectFailed as exc:  # the server went away: retried, then this
+            error, sqlstate = str(exc.envelope.get("error")), exc.sqlstate
+            raise exception_for(exc.envelope, self.options.name) from exc
         except CampaignDBError as exc:
             error, sqlstate = str(exc.envelope.get("error")), exc.sqlstate
             raise
@@ -215,8 +219,8 @@ class TransactionSteps:
         return spec, prefix + spec.call_sql(tuple(args)), args, bool(prefix)
 
     @staticmethod
-    def _answer(spec: FunctionSpec, description: Any, rows: list[Any]) -> Envelope:
-        return calls.answer(spec, description, rows)
+    def _answer(spec: FunctionSpec, cursor: Any, rows: list[Any]) -> Envelope:
+        return calls.answer(spec, cursor, rows)
 
     @staticmethod
     def _required(name: str, envelope: Envelope) -> Envelope:

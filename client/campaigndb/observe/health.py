@@ -91,7 +91,17 @@ ADVICE = {
 
 def evaluate(health: dict[str, Any], pool_stats: dict[str, int], avg_latency_ms: float | None,
              thresholds: Thresholds) -> HealthReport:
-    """Grade the figures (pure: unit-tested without a server)."""
+    """Grade the figures (pure: unit-tested without a server).  A server that cannot be
+    reached (a connection failure, 08xxx) is one CRITICAL check, "unreachable": the pool's
+    figures then count connections that are being re-made, not load, and advising a bigger
+    pool would mislead."""
+    if not health.get("success", True) and str(health.get("error_code") or "").startswith("08"):
+        check = Check("database", None, HealthStatus.CRITICAL,
+                      f"unreachable: {health.get('error')} ({health.get('error_code')}); "
+                      f"{health.get('recovery') or 'check network / check DSN'}")
+        return HealthReport(HealthStatus.CRITICAL, [check],
+                            {"server": health, "pool": pool_stats,
+                             "avg_latency_ms": avg_latency_ms})
     size = pool_stats.get("pool_size", 0) or 1
     in_use = size - pool_stats.get("pool_available", 0)
     connections = health.get("connections") or {}
@@ -149,6 +159,9 @@ class HealthMonitor(Generic[C]):
 
     def __init__(self, client: C, thresholds: Thresholds | None = None) -> None:
         self.client: C = client
+        # one attempt per check: a check answers now (an unreachable server within about
+        # the connect timeout), it does not retry for the caller
+        self._once: C = client.with_settings(retry_attempts=1)
         self.thresholds = thresholds or Thresholds()
         self.last: HealthReport | None = None
         self._stop = threading.Event()
@@ -174,7 +187,7 @@ class HealthMonitor(Generic[C]):
 
     def check(self) -> HealthReport | Awaitable[HealthReport]:
         """The report now (an awaitable of it with an AsyncClient)."""
-        answer: Any = self.client.call("get_database_health_metrics")
+        answer: Any = self._once.call("get_database_health_metrics")
         return self._later(answer) if inspect.isawaitable(answer) else self._evaluate(answer)
 
     def start(self, interval_s: float,

@@ -22,12 +22,11 @@ from tenacity import Retrying
 
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
 from campaigndb.core import calls
-from campaigndb.core.declare import FunctionSpec
-from campaigndb.core.exceptions import Envelope, UnsendableArgument
+from campaigndb.core.exceptions import ConnectFailed, Envelope
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
 from campaigndb.settings import Settings
-from campaigndb.sync.pool import make_pool
+from campaigndb.sync.pool import checkout, make_pool
 from campaigndb.sync.replicas import ReplicaSet
 from campaigndb.sync.transaction import Transaction, run_transaction
 
@@ -64,12 +63,12 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
         COMMIT included) are retried with the same parameters, idempotency key included.
         """
         run = CallRun(self, name, params)
-        envelope = run.take(self._attempt(run.spec, run.params, read_from_primary))
+        envelope = run.refused or run.take(self._attempt(run, read_from_primary))
         policy = run.retries(envelope)
         if policy is not None:
             envelope = Retrying(**policy)(
                 lambda: run.replay() or run.take(
-                    self._attempt(run.spec, run.params, read_from_primary)))
+                    self._attempt(run, read_from_primary)))
         return run.finish(envelope)
 
     def _typed(self, name: str, **params: Any) -> Envelope:
@@ -84,41 +83,43 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
             retry_after_s=self.settings.replica_retry_after_s)
         return ReplicaSet(router, self.settings) if router is not None else None
 
-    def _attempt(self, spec: FunctionSpec, params: dict[str, Any],
+    def _attempt(self, run: CallRun,
                  read_from_primary: bool = False) -> Envelope:
+        spec, params = run.spec, run.params
         replicas = self.replicas
         if (replicas is not None and replicas.router.target(
                 spec, read_from_primary=read_from_primary) is Target.REPLICA):
             try:
                 with replicas.connection(spec) as conn:
                     if conn is not None:
-                        return self._run(conn, spec, params)
-            except (psycopg.Error, UnsendableArgument) as exc:
+                        return self._run(conn, run)
+            except psycopg.Error as exc:
                 return calls.answer_error(exc, sent=False)
         turn = self._local_turn_key(spec, params)  # behind PgBouncer: see HotRows.turn
         sent = False
         try:
             with (self._hot_rows.turn(turn, threading.Lock) if turn is not None
-                  else contextlib.nullcontext()), self.pool.connection() as conn:
+                  else contextlib.nullcontext()), \
+                    checkout(self.pool, self.dsn, self.settings) as conn:
                 sent = not spec.read_only
-                envelope = self._run(conn, spec, params)
+                envelope = self._run(conn, run)
                 if replicas is not None and not spec.read_only:
                     row = conn.execute(WRITE_LSN).fetchone()  # after commit: see docs
                     replicas.router.wrote(row[0] if row else None)
                 return envelope
-        except (psycopg.Error, psycopg_pool.PoolTimeout, UnsendableArgument) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout, ConnectFailed) as exc:
             return calls.answer_error(exc, sent=sent)
 
-    def _run(self, conn: psycopg.Connection[Any], spec: FunctionSpec,
-             params: dict[str, Any]) -> Envelope:
+    def _run(self, conn: psycopg.Connection[Any], run: CallRun) -> Envelope:
         """One attempt: the whole transaction as one message (see ClientBase._plan)."""
-        query, args, call_index, lock_key = self._plan(spec, params)
+        spec, params = run.spec, run.params
+        query, call_index, lock_key = self._plan(spec, params, run.args)
         try:
             with psycopg.ClientCursor(conn) as cursor:
-                cursor.execute(query, args)
+                cursor.execute(query, run.args)
                 for _ in range(call_index):
                     cursor.nextset()
-                return self._answered(spec, params, cursor.description, cursor.fetchall())
+                return self._answered(spec, params, cursor, cursor.fetchall())
         except psycopg.Error as exc:
             self._noticed(spec, params, exc=exc)
             self._recover(conn, self._recovery(conn, lock_key))

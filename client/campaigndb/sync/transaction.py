@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 from tenacity import Retrying
 
-from campaigndb.core import statements
-from campaigndb.core.connection import mark_touched
-from campaigndb.core.exceptions import Envelope
+from campaigndb.core import calls, statements
+from campaigndb.core.connection import mark_touched, reset_if_touched
+from campaigndb.core.exceptions import Envelope, UnsendableArgument
 from campaigndb.core.transaction import TransactionOptions, TransactionRun, TransactionSteps
+from campaigndb.sync.pool import checkout
 
 if TYPE_CHECKING:
     from campaigndb.sync.client import Client
@@ -45,12 +46,15 @@ class Transaction(TransactionSteps):
         return self._conn.execute(query, params)
 
     def _run_call(self, name: str, params: dict[str, Any]) -> Envelope:
-        spec, statement, args, prefixed = self._statement(name, params)
+        try:
+            spec, statement, args, prefixed = self._statement(name, params)
+        except UnsendableArgument as exc:  # refused before anything is sent
+            return calls.answer_error(exc)
         with psycopg.ClientCursor(self._conn) as cursor:
             cursor.execute(statement, args)
             if prefixed:
                 cursor.nextset()
-            return self._answer(spec, cursor.description, cursor.fetchall())
+            return self._answer(spec, cursor, cursor.fetchall())
 
     def call(self, name: str, /, *, optional: bool = False, **params: Any) -> Envelope:
         """Call an API function inside the transaction and return its envelope.
@@ -81,7 +85,7 @@ def run_transaction(client: Client, callback: Callable[[Transaction], T],
 
     def attempt() -> T:
         deadline = run.start_attempt()
-        with client.pool.connection() as conn:
+        with checkout(client.pool, client.dsn, client.settings) as conn:
             run.backend_pid = conn.info.backend_pid
             conn.isolation_level = options.psycopg_isolation
             conn.read_only = options.read_only
@@ -98,6 +102,8 @@ def run_transaction(client: Client, callback: Callable[[Transaction], T],
                 if not conn.closed:
                     conn.isolation_level = None
                     conn.read_only = None
+                if not client.settings.pgbouncer:
+                    reset_if_touched(conn)
 
     with run.outcome():
         return Retrying(**run.retry_policy())(attempt)

@@ -96,8 +96,8 @@ class CommitThenLoseConnection(Client):
 
     dropped = 0
 
-    def _run(self, conn: psycopg.Connection[Any], spec: Any, params: dict[str, Any]) -> Any:
-        envelope = super()._run(conn, spec, params)
+    def _run(self, conn: psycopg.Connection[Any], run: Any) -> Any:
+        envelope = super()._run(conn, run)
         if self.dropped == 0:
             self.dropped += 1
             conn.close()

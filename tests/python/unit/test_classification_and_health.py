@@ -148,3 +148,16 @@ def test_each_condition_name_is_psycopgs(sqlstate: str) -> None:
     cls = psycopg.errors.lookup(sqlstate)
     expected = "".join(part.capitalize() for part in SQLSTATES[sqlstate].condition_name.split("_"))
     assert cls.__name__.lower() == expected.lower()
+
+
+def test_an_unreachable_server_is_one_check_without_pool_advice() -> None:
+    lost = {"success": False, "error": "cannot connect to the database: Connection refused",
+            "error_code": "08001", "retry_recommended": True,
+            "recovery": "check network / check DSN"}
+    # every connection of the pool is being re-made: 100 % "in use"
+    report = evaluate(lost, {"pool_size": 4, "pool_available": 0, "pool_max": 4}, 30_000.0,
+                      Thresholds())
+    assert report.status is HealthStatus.CRITICAL
+    assert [check.name for check in report.checks] == ["database"]
+    advice = str(report.checks[0].recommendation)
+    assert advice.startswith("unreachable: cannot connect") and "pool" not in advice

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from campaigndb.core.declare import declare
+from campaigndb.core.declare import ArrayLimit, declare
 from campaigndb.core.exceptions import Envelope
 from campaigndb.core.functions.common import Input, Result, given, text
 
@@ -50,7 +50,8 @@ class KpiUpserted(Result):
 
 
 @declare("upsert_daily_kpi_batch(p_rows jsonb, p_source text, p_idempotency_key text = NULL)",
-         KpiUpserted.model_validate, idempotency="p_idempotency_key")
+         KpiUpserted.model_validate, idempotency="p_idempotency_key",
+         limits=(ArrayLimit("p_rows", 10_000, hint="send the rows in several batches"),))
 def upsert_daily_kpi_batch(
     rows: Sequence[KpiRow | Mapping[str, Any]],
     source: str,
