@@ -1,8 +1,11 @@
-"""The `campaigndb` command line (typer)."""
+"""The `campaigndb` command line (typer).  Exit codes (docs/client.md#command-line): 0 done,
+1 the call answered success:false (or the command failed), 2 usage error, 3 no such cluster
+or not running, 4 cannot connect to the database."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -14,6 +17,7 @@ import typer
 from rich.console import Console
 
 from campaigndb_dev.embedded import EmbeddedError, EmbeddedServer, dev_dsn, project_root
+from campaigndb_dev.exits import CANNOT_CONNECT, run_main
 
 app = typer.Typer(help="campaigndb: atomic campaign functions for PostgreSQL", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded local PostgreSQL (used when no DSN is set)",
@@ -26,6 +30,35 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(dev_app, name="dev")
 console = Console()
+# REV may start with "-" (alembic's relative `-1`): the arguments are not parsed as options
+REVISION_ARGS = {"ignore_unknown_options": True, "allow_interspersed_args": False}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script: the exit codes of docs/client.md, errors on one line."""
+    return run_main(app, argv)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from campaigndb import __version__
+
+        print(f"campaigndb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="log to stderr (-v INFO, -vv DEBUG)")] = 0,
+) -> None:
+    """campaigndb: atomic campaign functions for PostgreSQL"""
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
 
 
 # -- db -------------------------------------------------------------------------
@@ -73,23 +106,42 @@ def db_url(name: Annotated[str, typer.Option(help="cluster name")] = "default") 
 
 
 # -- migrate --------------------------------------------------------------------
-def _alembic(*args: str) -> None:
-    root = project_root()
-    command = [sys.executable, "-m", "alembic", "-c", str(root / "alembic.ini"), *args]
-    raise typer.Exit(subprocess.call(command, cwd=root, env=os.environ.copy()))
+def _alembic(*args: str, online: bool = True) -> None:
+    """alembic with the migrations of the installed package (never a folder found from the
+    working directory), against the configured (or embedded) database."""
+    env = os.environ.copy()
+    if online:
+        import psycopg
+
+        dsn = dev_dsn()
+        try:
+            psycopg.connect(dsn, connect_timeout=10).close()
+        except psycopg.OperationalError as exc:
+            print(f"campaigndb: cannot connect to the database: {' '.join(str(exc).split())}",
+                  file=sys.stderr)
+            raise typer.Exit(CANNOT_CONNECT) from exc
+        env["CAMPAIGNDB_DSN"] = dsn
+    command = [sys.executable, "-m", "alembic", "-c", str(project_root() / "alembic.ini"), *args]
+    raise typer.Exit(subprocess.call(command, env=env))
 
 
-@migrate_app.command("upgrade")
-def migrate_upgrade(revision: str = "head",
+RevisionArg = Annotated[str, typer.Argument(
+    metavar="REV", help="head, base, a revision id, or relative: +1, -1, 0001_foundation+2")]
+
+
+@migrate_app.command("upgrade", context_settings=REVISION_ARGS)
+def migrate_upgrade(revision: RevisionArg = "head",
                     sql: Annotated[bool, typer.Option(help="print SQL only")] = False) -> None:
-    """alembic upgrade (default: head)."""
-    _alembic("upgrade", revision, *(["--sql"] if sql else []))
+    """alembic upgrade REV (default: head); `--sql` prints the SQL instead."""
+    _alembic("upgrade", revision, *(["--sql"] if sql else []), online=not sql)
 
 
-@migrate_app.command("downgrade")
-def migrate_downgrade(revision: str) -> None:
-    """alembic downgrade REVISION (e.g. base, -1)."""
-    _alembic("downgrade", revision)
+@migrate_app.command("downgrade", context_settings=REVISION_ARGS)
+def migrate_downgrade(revision: RevisionArg,
+                      sql: Annotated[bool, typer.Option(help="print SQL only (REV as from:to)")]
+                      = False) -> None:
+    """alembic downgrade REV (e.g. -1, base, a revision id)."""
+    _alembic("downgrade", revision, *(["--sql"] if sql else []), online=not sql)
 
 
 @migrate_app.command("current")
@@ -101,7 +153,7 @@ def migrate_current() -> None:
 @migrate_app.command("history")
 def migrate_history() -> None:
     """The revision history."""
-    _alembic("history")
+    _alembic("history", online=False)
 
 
 # -- call -----------------------------------------------------------------------
@@ -127,7 +179,8 @@ def call(
     as_json: Annotated[bool, typer.Option("--json", help="compact JSON output")] = False,
 ) -> None:
     """Call an API function through the client and print its envelope (exit 1 on failure)."""
-    from campaigndb import Client
+    from campaigndb import FUNCTIONS, Client
+    from campaigndb.core.calls import check
 
     kwargs: dict[str, Any] = {}
     for item in params or []:
@@ -135,6 +188,10 @@ def call(
         if not sep:
             raise typer.BadParameter(f"expected p_name=value, got {item!r}")
         kwargs[key if key.startswith("p_") else f"p_{key}"] = _parse_value(value)
+    try:  # an unknown function or parameter is a usage error, found before connecting
+        check(FUNCTIONS, function, kwargs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     with Client(dev_dsn(), pool_min_size=0, pool_max_size=1) as client:
         envelope = client.call(function, **kwargs)
     _print_envelope(envelope, as_json)

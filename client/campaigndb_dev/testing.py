@@ -70,6 +70,7 @@ def migrate(dsn: str, revision: str = "head", *, down: bool = False) -> None:
 
     config = Config(str(project_root() / "alembic.ini"))
     config.attributes["dsn"] = dsn
+    config.attributes["configure_logger"] = False  # this process keeps its own logging
     if down:
         command.downgrade(config, revision)
     else:
