@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from datetime import date
@@ -17,12 +16,12 @@ import typer
 from rich.console import Console
 
 from campaigndb_dev.embedded import EmbeddedError, EmbeddedServer, dev_dsn, project_root
-from campaigndb_dev.exits import CANNOT_CONNECT, run_main
+from campaigndb_dev.exits import run_main
+from campaigndb_dev.migrate_cli import migrate_app
 
 app = typer.Typer(help="campaigndb: atomic campaign functions for PostgreSQL", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded local PostgreSQL (used when no DSN is set)",
                      no_args_is_help=True)
-migrate_app = typer.Typer(help="Deploy the schema (wraps alembic)", no_args_is_help=True)
 dev_app = typer.Typer(help="Developer tools", no_args_is_help=True)
 kpi_app = typer.Typer(help="Daily KPI rows and monthly summaries", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -30,8 +29,6 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(dev_app, name="dev")
 console = Console()
-# REV may start with "-" (alembic's relative `-1`): the arguments are not parsed as options
-REVISION_ARGS = {"ignore_unknown_options": True, "allow_interspersed_args": False}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,57 +100,6 @@ def db_url(name: Annotated[str, typer.Option(help="cluster name")] = "default") 
         console.print("[yellow]not running: campaigndb db up[/yellow]")
         raise typer.Exit(3)
     print(server.url())
-
-
-# -- migrate --------------------------------------------------------------------
-def _alembic(*args: str, online: bool = True) -> None:
-    """alembic with the migrations of the installed package (never a folder found from the
-    working directory), against the configured (or embedded) database."""
-    env = os.environ.copy()
-    if online:
-        import psycopg
-
-        dsn = dev_dsn()
-        try:
-            psycopg.connect(dsn, connect_timeout=10).close()
-        except psycopg.OperationalError as exc:
-            print(f"campaigndb: cannot connect to the database: {' '.join(str(exc).split())}",
-                  file=sys.stderr)
-            raise typer.Exit(CANNOT_CONNECT) from exc
-        env["CAMPAIGNDB_DSN"] = dsn
-    command = [sys.executable, "-m", "alembic", "-c", str(project_root() / "alembic.ini"), *args]
-    raise typer.Exit(subprocess.call(command, env=env))
-
-
-RevisionArg = Annotated[str, typer.Argument(
-    metavar="REV", help="head, base, a revision id, or relative: +1, -1, 0001_foundation+2")]
-
-
-@migrate_app.command("upgrade", context_settings=REVISION_ARGS)
-def migrate_upgrade(revision: RevisionArg = "head",
-                    sql: Annotated[bool, typer.Option(help="print SQL only")] = False) -> None:
-    """alembic upgrade REV (default: head); `--sql` prints the SQL instead."""
-    _alembic("upgrade", revision, *(["--sql"] if sql else []), online=not sql)
-
-
-@migrate_app.command("downgrade", context_settings=REVISION_ARGS)
-def migrate_downgrade(revision: RevisionArg,
-                      sql: Annotated[bool, typer.Option(help="print SQL only (REV as from:to)")]
-                      = False) -> None:
-    """alembic downgrade REV (e.g. -1, base, a revision id)."""
-    _alembic("downgrade", revision, *(["--sql"] if sql else []), online=not sql)
-
-
-@migrate_app.command("current")
-def migrate_current() -> None:
-    """The deployed revision."""
-    _alembic("current")
-
-
-@migrate_app.command("history")
-def migrate_history() -> None:
-    """The revision history."""
-    _alembic("history", online=False)
 
 
 # -- call -----------------------------------------------------------------------
