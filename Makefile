@@ -91,7 +91,7 @@ bench: venv
 	$(PY) benchmarks/bench.py
 
 lint: venv
-	$(VENV)/bin/ruff check client tests/python benchmarks scripts migrations
+	$(VENV)/bin/ruff check client tests/python benchmarks scripts
 	$(VENV)/bin/mypy
 
 clean:

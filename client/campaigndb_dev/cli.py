@@ -286,7 +286,8 @@ def dev_freeze(
     revision: str,
     files: Annotated[list[str] | None, typer.Argument(help="manifest files (default: all)")] = None,
 ) -> None:
-    """Write migrations/frozen/REVISION/upgrade.sql from the declared sources."""
+    """Write client/campaigndb/migrations/frozen/REVISION/upgrade.sql from the declared
+    sources."""
     from campaigndb.migration_support import sha256_of
     from campaigndb_dev.freeze import freeze
 

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from campaigndb_dev.embedded import dev_dsn, project_root
+from campaigndb.migrations import alembic_ini
+from campaigndb_dev.embedded import dev_dsn
 from campaigndb_dev.exits import CANNOT_CONNECT
 
 migrate_app = typer.Typer(help="Deploy the schema (wraps alembic)", no_args_is_help=True)
@@ -32,7 +33,7 @@ def _alembic(*args: str, online: bool = True) -> None:
                   file=sys.stderr)
             raise typer.Exit(CANNOT_CONNECT) from exc
         env["CAMPAIGNDB_DSN"] = dsn
-    command = [sys.executable, "-m", "alembic", "-c", str(project_root() / "alembic.ini"), *args]
+    command = [sys.executable, "-m", "alembic", "-c", str(alembic_ini()), *args]
     raise typer.Exit(subprocess.call(command, env=env))
 
 

@@ -66,9 +66,9 @@ def migrate(dsn: str, revision: str = "head", *, down: bool = False) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from campaigndb_dev.embedded import project_root
+    from campaigndb.migrations import alembic_ini
 
-    config = Config(str(project_root() / "alembic.ini"))
+    config = Config(str(alembic_ini()))
     config.attributes["dsn"] = dsn
     config.attributes["configure_logger"] = False  # this process keeps its own logging
     if down:

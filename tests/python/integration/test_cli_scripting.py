@@ -99,3 +99,23 @@ def test_a_rejected_call_is_exit_1_and_quiet_unless_verbose(empty_dsn: str) -> N
     assert "WARNING [campaigndb] call failed" in loud.stderr
     done = run("call", "create_workspace", "p_name=scripted", dsn=empty_dsn)
     assert done.returncode == 0 and '"success": true' in done.stdout
+
+
+def test_migrations_come_from_the_package_not_the_working_directory(
+        empty_dsn: str, tmp_path: Path) -> None:
+    """A folder with an alembic.ini and a migrations/ of its own: `campaigndb migrate` run
+    inside it still uses the installed package's migrations, never the decoy's env.py."""
+    marker = tmp_path / "decoy-ran"
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    (tmp_path / "migrations" / "env.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s/migrations\n")
+    for args in (["migrate", "current"], ["migrate", "upgrade", "head"]):
+        result = run(*args, dsn=empty_dsn, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert deployed(empty_dsn) is not None
+    # the decoy is a working alembic project: run directly, its env.py does run
+    subprocess.run([sys.executable, "-m", "alembic", "current"], cwd=tmp_path,
+                   capture_output=True, text=True)
+    assert marker.exists()
