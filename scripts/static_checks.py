@@ -4,7 +4,8 @@ plpgsql: plpgsql_check over every PL/pgSQL function of a freshly migrated databa
     functions with a table they fire on), performance and security warnings on.  No error
     passes; every warning must match tests/static/plpgsql_check_allow.txt.
 squawk: the migration linter over every frozen upgrade.sql and downgrade.sql
-    (client/campaigndb/migrations/frozen/*/), as run inside a transaction (alembic runs each revision in one).  Every finding must match
+    (client/campaigndb/migrations/frozen/*/), as run inside a transaction (alembic runs
+    each revision in one).  Every finding must match
     tests/static/squawk_allow.txt, whose revision-specific lines may name landed revisions
     only: a new revision is clean apart from the project-wide policy lines.
 
