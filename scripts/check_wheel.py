@@ -4,8 +4,9 @@ Builds the wheel, installs it alone into a throwaway venv (the runtime client im
 `python -m campaigndb` names the missing extra), then with the `migrate,cli` extras, and from
 a directory outside the checkout: deploys with `campaigndb migrate upgrade head` to a fresh
 database of the test server, calls a function with `campaigndb call`, runs `alembic -c
-"$(python -m campaigndb.migrations)" current`, and checks that the wheel carries the
-declared SQL.  The database is dropped at the end, the venv and the wheel deleted.
+"$(python -m campaigndb.migrations)" current`, runs the documented example test through the
+pytest plugin the wheel registers, and checks that the wheel carries the declared SQL.  The
+database is dropped at the end, the venv and the wheel deleted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from campaigndb_dev.testing import create_database, drop_database, unique_name
+from campaigndb_dev.testing import create_database, drop_database, server_dsn, unique_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,6 +83,14 @@ def main() -> None:
                 raise SystemExit(f"the alembic config is not the installed one: {ini}")
             current = run([str(venv / "bin" / "alembic"), "-c", ini, "current"], **outside)
             print(f"deployed from the wheel: {current.stdout.strip()}")
+            # a user's own test with the plugin the wheel registers (docs/testing-your-code.md)
+            run([str(venv / "bin" / "pip"), "install", "-q", "pytest"])
+            example = work / "test_my_scraper.py"
+            example.write_text((ROOT / "docs" / "examples" / "test_my_scraper.py").read_text())
+            env["CAMPAIGNDB_TEST_DSN"] = server_dsn()
+            tested = run([str(venv / "bin" / "python"), "-m", "pytest", "-q",
+                          "-p", "no:cacheprovider", str(example)], **outside)
+            print(f"the example test with the installed plugin: {tested.stdout.splitlines()[-1]}")
         finally:
             drop_database(name)
 
