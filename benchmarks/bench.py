@@ -29,7 +29,18 @@ from harness import (
     ratios,
     server_facts,
 )
-from sections import execution, functions, hot_row, kpi, leadgen, metrics, replicas, seeds
+from sections import (
+    execution,
+    first_contact,
+    functions,
+    hot_row,
+    kpi,
+    leadgen,
+    metrics,
+    replicas,
+    seeds,
+    tenancy,
+)
 
 from campaigndb import Settings
 from campaigndb_dev.testing import drop_database, migrated_database, unique_name
@@ -38,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # in the order they run within a repeat (and appear in the report)
 SECTIONS: list[Section] = [hot_row.SECTION, metrics.SECTION, execution.SECTION,
                            leadgen.SECTION, functions.SECTION, seeds.SECTION, kpi.SECTION,
-                           replicas.SECTION]
+                           replicas.SECTION, tenancy.SECTION, first_contact.SECTION]
 REPEATS = (5, 2)  # full, --quick
 
 

@@ -157,6 +157,9 @@ def health(
 
     try:
         with Client(dev_dsn(), pool_min_size=1, pool_max_size=2, retry_attempts=1) as client:
+            # the pool's first connection ready before the check: one still being opened
+            # would count as in use and grade this one-shot pool as exhausted
+            client.pool.wait()
             report = HealthMonitor(client).check()
     except Exception as exc:  # noqa: BLE001 - no database at all is the worst health
         console.print(f"[red]CRITICAL[/red]: {exc}")

@@ -23,6 +23,8 @@ from campaigndb import Client
 from campaigndb_dev.pgbouncer import PgBouncer
 from campaigndb_dev.testing import create_database, drop_database, migrated_database, server_dsn
 
+from .citus_support import citus_dsn, create_cluster_database, drop_cluster_database
+
 #: Tests in files this conftest does not own that need a direct session, with the reason
 #: (the same as `@pytest.mark.direct_session("...")` on the test itself).
 DIRECT_SESSION: dict[str, str] = {
@@ -71,6 +73,9 @@ def _direct(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(scope="session")
 def template_name() -> Iterator[str]:
+    if citus_dsn():
+        yield ""  # no template on Citus: each module's database is migrated on the cluster
+        return
     name = f"campaigndb_tpl_{os.getpid()}"
     migrated_database(name)
     yield name
@@ -108,8 +113,15 @@ def _direct_session_settings(request: pytest.FixtureRequest,
 @pytest.fixture(scope="module")
 def direct_dsn(template_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A database of this module's own, cloned from the migrated template (its server's
-    own DSN, never through PgBouncer)."""
+    own DSN, never through PgBouncer).  Under CAMPAIGNDB_CITUS_DSN: a database created and
+    migrated on every node of that Citus cluster (tests/python/citus_support.py)."""
     name = f"campaigndb_t_{os.getpid()}_{abs(hash(request.module.__name__)) % 10**8}"
+    coordinator = citus_dsn()
+    if coordinator:
+        url = create_cluster_database(coordinator, name)
+        yield url
+        drop_cluster_database(coordinator, name)
+        return
     url = create_database(name, template=template_name)
     yield url
     drop_database(name)

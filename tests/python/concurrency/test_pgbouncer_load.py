@@ -73,7 +73,9 @@ class ServerWatch:
                 row = conn.execute(
                     "SELECT (SELECT count(*) FROM pg_stat_activity"
                     "        WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                    "          AND backend_type = 'client backend'),"
+                    "          AND backend_type = 'client backend'"
+                    # Citus's own connections (recovery, deadlock detection) are no clients
+                    "          AND application_name NOT LIKE 'citus\\_%%'),"
                     "       (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
                     "          AND classid = %s::oid)",
                     [HOT_ROW_LOCK_NAMESPACE]).fetchone()
