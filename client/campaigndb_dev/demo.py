@@ -24,6 +24,7 @@ def deploy(dsn: str) -> None:
 
     config = Config(str(alembic_ini()))
     config.attributes["dsn"] = dsn
+    config.attributes["configure_logger"] = False  # the demo prints its own lines
     command.upgrade(config, "head")
 
 
