@@ -9,10 +9,10 @@ PYTEST_ARGS ?=
 # wheel's), next to the system server's; docs/testing.md.
 EXTRA_MAJOR ?= 18
 # The tiers of `make test`, in order; each runs even when an earlier one failed.
-TIERS ?= static pgtap pytest pg$(EXTRA_MAJOR) demo-wheel
+TIERS ?= static pgtap pytest pg$(EXTRA_MAJOR) demo-wheel wheel
 
-.PHONY: demo test test-deps pgtap pytest static pg$(EXTRA_MAJOR) demo-wheel stop bench lint test-replica \
-	clean venv test-citus citus-up citus-down
+.PHONY: demo test test-deps pgtap pytest static pg$(EXTRA_MAJOR) demo-wheel wheel stop bench lint \
+	test-replica clean venv test-citus citus-up citus-down
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -69,6 +69,12 @@ demo-wheel: venv
 	CAMPAIGNDB_EMBEDDED_DIR=$(CURDIR)/.campaigndb/wheel-demo \
 	    $(VENV)/bin/campaigndb db down --destroy; exit $$rc
 
+# The package as a deploy pipeline installs it: build the wheel, install it with the
+# migrate,cli extras into a throwaway venv, deploy from /tmp to a fresh database of the test
+# server and call a function (scripts/check_wheel.py).
+wheel: venv
+	$(PY) scripts/check_wheel.py
+
 # Stop every embedded cluster of this checkout.
 stop: venv
 	$(PY) scripts/stop_servers.py
@@ -104,7 +110,7 @@ bench: venv
 	$(PY) benchmarks/bench.py
 
 lint: venv
-	$(VENV)/bin/ruff check client tests/python benchmarks scripts migrations
+	$(VENV)/bin/ruff check client tests/python benchmarks scripts
 	$(VENV)/bin/mypy
 
 clean:

@@ -3,8 +3,9 @@
 plpgsql: plpgsql_check over every PL/pgSQL function of a freshly migrated database (trigger
     functions with a table they fire on), performance and security warnings on.  No error
     passes; every warning must match tests/static/plpgsql_check_allow.txt.
-squawk: the migration linter over every migrations/frozen/*/{upgrade,downgrade}.sql, as run
-    inside a transaction (alembic runs each revision in one).  Every finding must match
+squawk: the migration linter over every frozen upgrade.sql and downgrade.sql
+    (client/campaigndb/migrations/frozen/*/), as run inside a transaction (alembic runs
+    each revision in one).  Every finding must match
     tests/static/squawk_allow.txt, whose revision-specific lines may name landed revisions
     only: a new revision is clean apart from the project-wide policy lines.
 
@@ -29,7 +30,7 @@ from campaigndb_dev.testing import create_database, drop_database, migrate, uniq
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "tests" / "static"
-FROZEN = ROOT / "migrations" / "frozen"
+FROZEN = ROOT / "client" / "campaigndb" / "migrations" / "frozen"
 #: Landed revisions: history, never edited, so their findings are explained, not fixed.
 LANDED = ("0001_foundation", "0002_lead_generation", "0003_campaign_execution",
           "0004_observability", "0005_reporting", "0006_metrics_flush", "0007_tenancy",

@@ -7,6 +7,10 @@ API functions, the SQLSTATE table, the retry policy, every SQL statement), `sync
 package `campaigndb_dev`.
 """
 
+import logging
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _distribution_version
+
 from campaigndb.aio.client import AsyncClient
 from campaigndb.aio.transaction import AsyncTransaction
 from campaigndb.core.classification import Classification, classify
@@ -131,3 +135,12 @@ __all__ = [
     "json_dumps",
     "mint_token",
 ]
+
+try:
+    __version__ = _distribution_version("campaigndb")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
+# A library configures no logging: without this, Python's last-resort handler prints every
+# WARNING (each rejected call) on stderr.  Applications (or `campaigndb -v`) add handlers.
+logging.getLogger("campaigndb").addHandler(logging.NullHandler())

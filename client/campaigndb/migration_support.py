@@ -3,10 +3,10 @@ import `apply_frozen` from here; the development tools that write frozen SQL are
 campaigndb_dev.freeze).
 
 A revision is history: it never reads today's `sql/` at run time.  Each revision applies
-the SQL frozen beside it (`migrations/frozen/<revision>/upgrade.sql` / `downgrade.sql`) and
-refuses to run when that file's sha256 differs from the one recorded in the revision, so a
-landed revision cannot be edited by accident.  `campaigndb dev freeze` writes the frozen
-copy of the declared sources (`sql/manifest.txt`) for a new revision.
+the SQL frozen beside it (`campaigndb/migrations/frozen/<revision>/upgrade.sql`, shipped in
+the package) and refuses to run when that file's sha256 differs from the one recorded in
+the revision, so a landed revision cannot be edited by accident.  `campaigndb dev freeze`
+writes the frozen copy of the declared sources (`sql/manifest.txt`) for a new revision.
 """
 
 from __future__ import annotations

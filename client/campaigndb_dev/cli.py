@@ -1,9 +1,11 @@
-"""The `campaigndb` command line (typer)."""
+"""The `campaigndb` command line (typer).  Exit codes (docs/client.md#command-line): 0 done,
+1 the call answered success:false (or the command failed), 2 usage error, 3 no such cluster
+or not running, 4 cannot connect to the database."""
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import subprocess
 import sys
 from datetime import date
@@ -14,11 +16,12 @@ import typer
 from rich.console import Console
 
 from campaigndb_dev.embedded import EmbeddedError, EmbeddedServer, dev_dsn, project_root
+from campaigndb_dev.exits import run_main
+from campaigndb_dev.migrate_cli import migrate_app
 
 app = typer.Typer(help="campaigndb: atomic campaign functions for PostgreSQL", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded local PostgreSQL (used when no DSN is set)",
                      no_args_is_help=True)
-migrate_app = typer.Typer(help="Deploy the schema (wraps alembic)", no_args_is_help=True)
 dev_app = typer.Typer(help="Developer tools", no_args_is_help=True)
 kpi_app = typer.Typer(help="Daily KPI rows and monthly summaries", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -26,6 +29,33 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(dev_app, name="dev")
 console = Console()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script: the exit codes of docs/client.md, errors on one line."""
+    return run_main(app, argv)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from campaigndb import __version__
+
+        print(f"campaigndb {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="log to stderr (-v INFO, -vv DEBUG)")] = 0,
+) -> None:
+    """campaigndb: atomic campaign functions for PostgreSQL"""
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO,
+                            stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s [%(name)s] %(message)s")
 
 
 # -- db -------------------------------------------------------------------------
@@ -72,38 +102,6 @@ def db_url(name: Annotated[str, typer.Option(help="cluster name")] = "default") 
     print(server.url())
 
 
-# -- migrate --------------------------------------------------------------------
-def _alembic(*args: str) -> None:
-    root = project_root()
-    command = [sys.executable, "-m", "alembic", "-c", str(root / "alembic.ini"), *args]
-    raise typer.Exit(subprocess.call(command, cwd=root, env=os.environ.copy()))
-
-
-@migrate_app.command("upgrade")
-def migrate_upgrade(revision: str = "head",
-                    sql: Annotated[bool, typer.Option(help="print SQL only")] = False) -> None:
-    """alembic upgrade (default: head)."""
-    _alembic("upgrade", revision, *(["--sql"] if sql else []))
-
-
-@migrate_app.command("downgrade")
-def migrate_downgrade(revision: str) -> None:
-    """alembic downgrade REVISION (e.g. base, -1)."""
-    _alembic("downgrade", revision)
-
-
-@migrate_app.command("current")
-def migrate_current() -> None:
-    """The deployed revision."""
-    _alembic("current")
-
-
-@migrate_app.command("history")
-def migrate_history() -> None:
-    """The revision history."""
-    _alembic("history")
-
-
 # -- call -----------------------------------------------------------------------
 def _parse_value(raw: str) -> Any:
     """key=value: JSON when it parses as JSON (objects, arrays, numbers), else text."""
@@ -127,7 +125,8 @@ def call(
     as_json: Annotated[bool, typer.Option("--json", help="compact JSON output")] = False,
 ) -> None:
     """Call an API function through the client and print its envelope (exit 1 on failure)."""
-    from campaigndb import Client
+    from campaigndb import FUNCTIONS, Client
+    from campaigndb.core.calls import check
 
     kwargs: dict[str, Any] = {}
     for item in params or []:
@@ -135,6 +134,10 @@ def call(
         if not sep:
             raise typer.BadParameter(f"expected p_name=value, got {item!r}")
         kwargs[key if key.startswith("p_") else f"p_{key}"] = _parse_value(value)
+    try:  # an unknown function or parameter is a usage error, found before connecting
+        check(FUNCTIONS, function, kwargs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     with Client(dev_dsn(), pool_min_size=0, pool_max_size=1) as client:
         envelope = client.call(function, **kwargs)
     _print_envelope(envelope, as_json)
@@ -286,7 +289,8 @@ def dev_freeze(
     revision: str,
     files: Annotated[list[str] | None, typer.Argument(help="manifest files (default: all)")] = None,
 ) -> None:
-    """Write migrations/frozen/REVISION/upgrade.sql from the declared sources."""
+    """Write client/campaigndb/migrations/frozen/REVISION/upgrade.sql from the declared
+    sources."""
     from campaigndb.migration_support import sha256_of
     from campaigndb_dev.freeze import freeze
 

@@ -13,7 +13,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from campaigndb import Client
-from campaigndb_dev.embedded import dev_dsn, project_root
+from campaigndb.migrations import alembic_ini
+from campaigndb_dev.embedded import dev_dsn
 
 
 def deploy(dsn: str) -> None:
@@ -21,8 +22,9 @@ def deploy(dsn: str) -> None:
     from alembic import command
     from alembic.config import Config
 
-    config = Config(str(project_root() / "alembic.ini"))
+    config = Config(str(alembic_ini()))
     config.attributes["dsn"] = dsn
+    config.attributes["configure_logger"] = False  # the demo prints its own lines
     command.upgrade(config, "head")
 
 

@@ -55,10 +55,12 @@ class EmbeddedError(RuntimeError):
 
 
 def project_root(start: Path | None = None) -> Path:
-    """The repository root (the folder holding alembic.ini), else the working directory."""
+    """The checkout whose `.campaigndb/` holds the embedded clusters: the repository root (the
+    folder holding client/campaigndb), else the working directory.  Never used to find the
+    migrations: those come from the installed package (campaigndb.migrations)."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "alembic.ini").is_file() and (folder / "migrations").is_dir():
+        if (folder / "alembic.ini").is_file() and (folder / "client" / "campaigndb").is_dir():
             return folder
     package_root = Path(__file__).resolve().parents[2]
     if (package_root / "alembic.ini").is_file():

@@ -41,24 +41,26 @@ def dsn_for(database: str, base: str | None = None) -> str:
     return make_conninfo("", **params)
 
 
-def admin_connect() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(dsn_for("postgres"), autocommit=True)
+def admin_connect(base: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(dsn_for("postgres", base), autocommit=True)
 
 
-def drop_database(name: str) -> None:
-    with admin_connect() as conn:
+def drop_database(name: str, base: str | None = None) -> None:
+    with admin_connect(base) as conn:
         statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         conn.execute(statement.format(sql.Identifier(name)))
 
 
-def create_database(name: str, template: str | None = None) -> str:
-    drop_database(name)
-    with admin_connect() as conn:
+def create_database(name: str, template: str | None = None, base: str | None = None) -> str:
+    """A fresh database `name` (dropped first if it exists) on base's server (default:
+    server_dsn()), empty or cloned from `template`; its DSN."""
+    drop_database(name, base)
+    with admin_connect(base) as conn:
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
             statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
         conn.execute(statement)
-    return dsn_for(name)
+    return dsn_for(name, base)
 
 
 def migrate(dsn: str, revision: str = "head", *, down: bool = False) -> None:
@@ -66,10 +68,11 @@ def migrate(dsn: str, revision: str = "head", *, down: bool = False) -> None:
     from alembic import command
     from alembic.config import Config
 
-    from campaigndb_dev.embedded import project_root
+    from campaigndb.migrations import alembic_ini
 
-    config = Config(str(project_root() / "alembic.ini"))
+    config = Config(str(alembic_ini()))
     config.attributes["dsn"] = dsn
+    config.attributes["configure_logger"] = False  # this process keeps its own logging
     if down:
         command.downgrade(config, revision)
     else:

@@ -15,6 +15,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from campaigndb.migrations import SCRIPT_LOCATION
 from campaigndb_dev.embedded import project_root
 from campaigndb_dev.freeze import declared_sql
 from campaigndb_dev.testing import create_database, drop_database, migrate
@@ -154,13 +155,19 @@ def test_no_drift_between_declared_sources_and_migrations(empty_db: str) -> None
         drop_database(declared_name)
 
 
+def copy_of_the_migrations(tmp_path: Path) -> Path:
+    """The package's migrations folder copied alone, with its bundled alembic.ini."""
+    target = tmp_path / "migrations"
+    shutil.copytree(SCRIPT_LOCATION, target, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
 def test_revisions_run_without_the_declared_sources(empty_db: str, tmp_path: Path) -> None:
     """A revision never reads today's sql/: deploy from a copy that has no sql/ folder."""
-    shutil.copy(ROOT / "alembic.ini", tmp_path / "alembic.ini")
-    shutil.copytree(ROOT / "migrations", tmp_path / "migrations",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    copy = copy_of_the_migrations(tmp_path)
     env = {**os.environ, "CAMPAIGNDB_DSN": empty_db}
-    result = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"],
+    result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(copy / "alembic.ini"),
+                             "upgrade", "head"],
                             cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "sql").exists()
@@ -170,12 +177,11 @@ def test_revisions_run_without_the_declared_sources(empty_db: str, tmp_path: Pat
 
 
 def test_a_changed_frozen_file_is_refused(empty_db: str, tmp_path: Path) -> None:
-    shutil.copy(ROOT / "alembic.ini", tmp_path / "alembic.ini")
-    shutil.copytree(ROOT / "migrations", tmp_path / "migrations",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    frozen = tmp_path / "migrations" / "frozen" / "0001_foundation" / "upgrade.sql"
+    copy = copy_of_the_migrations(tmp_path)
+    frozen = copy / "frozen" / "0001_foundation" / "upgrade.sql"
     frozen.write_text(frozen.read_text() + "\n-- edited after landing\n")
-    result = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "alembic", "-c", str(copy / "alembic.ini"),
+                             "upgrade", "head"], cwd=tmp_path,
                             env={**os.environ, "CAMPAIGNDB_DSN": empty_db},
                             capture_output=True, text=True)
     assert result.returncode != 0

@@ -5,23 +5,40 @@ then reads the version table afresh and finds nothing left to do."""
 
 from __future__ import annotations
 
+import importlib
 import os
+from logging.config import fileConfig
 
 import psycopg
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from campaigndb_dev.embedded import dev_dsn
+from campaigndb.settings import Settings
 
 config = context.config
+# alembic's own progress lines ("Running upgrade ..."): the ini file's logging sections, unless
+# the caller runs alembic in its own process and keeps its logging (configure_logger=False)
+if (config.config_file_name and config.attributes.get("configure_logger", True)
+        and config.file_config.has_section("loggers")):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 LOCK_TIMEOUT = os.environ.get("CAMPAIGNDB_MIGRATION_LOCK_TIMEOUT", "5s")
 # pg_advisory_lock(classid, objid) of migrations on this database: "campaigndb", "migrate"
 MIGRATION_LOCK = (0x63616D70, 0x6D696772)
 
 
 def _dsn() -> str:
-    explicit = config.attributes.get("dsn") or config.get_main_option("sqlalchemy.url")
-    return str(explicit) if explicit else dev_dsn()
+    """The database: given by the caller (attributes, `-x dsn=...`, sqlalchemy.url), else
+    CAMPAIGNDB_DSN / DATABASE_URL, else the ini's `dsn_fallback` ("module:function", the
+    repository's alembic.ini names the embedded development server), else an error."""
+    explicit = (config.attributes.get("dsn") or context.get_x_argument(as_dictionary=True).get(
+        "dsn") or config.get_main_option("sqlalchemy.url") or Settings().dsn)
+    if explicit:
+        return str(explicit)
+    fallback = config.get_main_option("dsn_fallback")
+    if fallback:
+        module, _, function = fallback.partition(":")
+        return str(getattr(importlib.import_module(module), function)())
+    raise SystemExit("no database: set CAMPAIGNDB_DSN (or DATABASE_URL), or pass -x dsn=...")
 
 
 def run_offline() -> None:
