@@ -22,7 +22,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("CAMPAIGNDB_DSN", "DATABASE_URL", "dsn"),
         description="PostgreSQL URL (required: `campaigndb db up` starts a local one)",
     )
-    # Pool (CONTRACT.md section 5 defaults)
+    # Pool (defaults of docs/contract.md, section 5)
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=20, ge=1)
     pool_max_idle_s: float = Field(default=30.0, gt=0, description="idle connection timeout")

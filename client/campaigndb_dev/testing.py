@@ -91,7 +91,7 @@ def unique_name(prefix: str) -> str:
 
 #: Per workflow of `%s` (a list of workflow ids): id, total_executions, the executions
 #: counted, their `campaign_execution_started` audit rows, their distinct execution numbers.
-#: CONTRACT.md section 2 holds when the four numbers agree.
+#: The invariant of docs/contract.md (section 2) holds when the four numbers agree.
 WORKFLOW_COUNTS_SQL = (
     "SELECT w.id, w.total_executions,"
     " (SELECT count(*) FROM campaigndb.n8n_campaign_executions e"

@@ -1,23 +1,12 @@
--- aggregate_monthly_kpis: replace one month's campaign_summaries with the totals of
--- daily_kpi_data, and write its collection_log row, all or nothing.
+-- aggregate_monthly_kpis: replace one month's campaign_summaries with the totals and ratios of
+-- daily_kpi_data (docs/functions.md), and write its collection_log row, all or nothing.
 --
--- p_month: any day of the month (the summary's period_start is its first day).
--- p_campaign_id: only that campaign (P0002 when it does not exist); NULL: every campaign,
--- or, when the session is bound to a workspace, every campaign of that workspace.
--- For each campaign in scope with daily rows in the month: the sums of impressions,
--- clicks, spend, conversions and revenue, days_reported (distinct dates), and the ratios
--- ctr = clicks / impressions, cpc = spend / clicks, conversion_rate = conversions / clicks,
--- roas = revenue / spend, each NULL when its divisor is 0 (rounded to 6 decimals).
--- The month's previous summaries in scope are deleted first, so a campaign whose rows are
--- gone loses its summary, and a re-run gives the same result (never doubled).
---
--- Concurrency: runs for the same month (any scope) are serialised by a transaction-level
--- advisory lock taken before anything is read; at READ COMMITTED the second run's
--- statements then see the first run's committed result and replace it with the same
--- figures.  A failure part-way (any error) undoes the whole call: the previous summaries
--- stay, and no collection_log row is written; the envelope reports the failure.
--- Idempotency: p_idempotency_key (optional), as in upsert_daily_kpi_batch: a retry of a
--- call that committed answers its first result with replayed: true.
+-- Scope: p_campaign_id (P0002 when unknown), else every campaign of the bound workspace, or
+-- every campaign.  The month's summaries in scope are deleted first: a re-run never doubles.
+-- Locks: a transaction-level advisory lock per month, taken before anything is read, so runs
+-- for the same month take turns; at READ COMMITTED the second sees the first's result.
+-- Any error undoes the whole call (the previous summaries stay, no log row).
+-- Idempotency: p_idempotency_key (optional), as in upsert_daily_kpi_batch.
 -- SQLSTATEs in the envelope: 23502, 22023, P0002, 42501, 23505.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.aggregate_monthly_kpis(

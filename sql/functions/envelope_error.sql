@@ -1,4 +1,4 @@
--- campaigndb.envelope_error: the failure envelope of CONTRACT.md section 1, built from the
+-- campaigndb.envelope_error: the failure envelope (docs/contract.md, section 1), built from the
 -- diagnostics a function's handler read with GET STACKED DIAGNOSTICS.  This is the one
 -- place that decides retry_recommended / retry_after_ms, from campaigndb.error_codes (the
 -- SQLSTATE table the Python client is tested against).  Unknown SQLSTATEs are not retried.

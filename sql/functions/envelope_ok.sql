@@ -1,4 +1,4 @@
--- campaigndb.envelope_ok: the success envelope of CONTRACT.md section 1, with the calling
+-- campaigndb.envelope_ok: the success envelope (docs/contract.md, section 1), with the calling
 -- function's own fields merged in.  Pure, so PL/pgSQL callers can inline it.
 CREATE OR REPLACE FUNCTION campaigndb.envelope_ok(p_fields jsonb DEFAULT '{}')
 RETURNS jsonb

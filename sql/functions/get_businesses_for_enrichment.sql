@@ -1,14 +1,9 @@
 -- get_businesses_for_enrichment: the businesses of a campaign that still need an enrichment,
 -- a page at a time, in business id order.
 --
--- p_enrichment_type: 'facebook' (facebook_enriched_at is null), 'linkedin'
---   (linkedin_enriched_at is null) or 'email' (an e-mail not verified yet).
--- p_limit 1..1000; p_offset >= 0; p_after_id (keyset): only ids after it.
--- Paging: with p_after_id = the last id of the previous page, pages never overlap or skip,
--- even while other processes enrich (and so remove) rows; this is the way to page through
--- a campaign that is being enriched, and it stays fast at any depth.  p_offset pages are
--- stable only while the set does not change, and cost grows with the offset (each skipped
--- row is read): fine to about 10,000.
+-- p_enrichment_type: 'facebook' or 'linkedin' (not enriched yet), 'email' (not verified yet).
+-- p_limit 1..1000; p_offset >= 0; p_after_id (keyset): only ids after it.  Keyset pages never
+-- overlap or skip while others enrich; offset pages cost more with depth (docs/functions.md).
 -- Served by the partial indexes gmaps_businesses_<type>_todo_idx on (campaign_id, id).
 -- Isolation: READ COMMITTED, read only.
 -- Raises (a set-returning function has no envelope): 23502, 22023, P0002, 42501.

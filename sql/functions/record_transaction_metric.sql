@@ -1,5 +1,5 @@
 -- record_transaction_metric: store one measurement of a call or transaction and return the
--- row's id (CONTRACT.md section 3, Observability: a uuid, not an envelope).
+-- row's id (docs/functions.md, Observability: a uuid, not an envelope).
 -- p_metric_id (optional, trailing) is the row's id chosen by the caller, and so its
 -- idempotency key: a repeat with the same id and the same measurement returns that id and
 -- stores nothing (a retry after a lost reply does not count the measurement twice); the

@@ -1,18 +1,12 @@
 -- record_transaction_metrics: many measurements in one INSERT (the client's background
--- recorder flushes its buffer with it, so that recording costs calls nothing).
--- p_metrics: a JSON array of at most 10,000 elements, all of one form:
---   objects {operation_name, campaign_id, duration_ms, success, error_message, retry_count,
---            isolation_level, created_at (epoch seconds)}, or
---   arrays  [operation_name, campaign_id, duration_ms, success, error_message, retry_count,
---            isolation_level, created_at] (4 to 8 values; missing trailing ones are null).
--- The client sends arrays (revision 0006): half the JSON of objects, no key to look up per
--- field, and a fifth less server time per flush, measured.
--- Elements whose campaign no longer exists (or is of another workspace than the bound one)
--- are stored without it.  The campaigns are looked up by primary key, once per distinct id
--- (a flush names a handful): a join of the whole batch with campaigns became a sequential
--- scan of that table per flush, whose page pins kept the hottest campaign rows from being
--- pruned (non-HOT updates, then serialization conflicts for the very calls being measured).
--- Returns the number of rows written; raises 22023/22P02/23502/54000 on a malformed batch.
+-- recorder flushes its buffer with it).  Returns the number of rows written.
+-- p_metrics: a JSON array of at most 10,000 elements, all objects {operation_name,
+-- campaign_id, duration_ms, success, error_message, retry_count, isolation_level, created_at
+-- (epoch seconds)} or all arrays of those values in that order (4 to 8; the client's form).
+-- An element whose campaign is gone (or of another workspace than the bound one) is stored
+-- without it.  Campaigns are looked up by primary key once per distinct id, never joined
+-- with the batch (why, and why arrays: docs/design.md, "The metrics recorder").
+-- Isolation: READ COMMITTED.  Raises 22023/22P02/23502/54000 on a malformed batch.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.record_transaction_metrics(p_metrics jsonb)
 RETURNS integer

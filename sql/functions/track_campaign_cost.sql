@@ -1,28 +1,16 @@
 -- track_campaign_cost: record one API cost row and add it to campaigns.total_cost, atomically.
 --
 -- Isolation: SERIALIZABLE, declared below (default_transaction_isolation) so that callers
--- that open the transaction from the function's settings (PostgREST) use it too.  The
--- campaign row is locked FOR NO KEY UPDATE before anything is written, so the total is also
--- exact at READ COMMITTED: concurrent callers queue on the row instead of losing an update.
--- Under SERIALIZABLE a caller that waited for that lock gets 40001 (its snapshot is older
--- than the row); 40001/40P01 are never caught here, the caller retries the transaction.
---
--- SSI hygiene, so that callers on different campaigns never conflict:
---   * enable_seqscan = off: a sequential scan of a small table would take a relation-wide
---     predicate lock and make every concurrent caller a conflict;
---   * the idempotency check is INSERT ... ON CONFLICT, whose uniqueness probe takes no
---     predicate lock; the existing row is read only on a replay;
---   * campaigns has fillfactor 10 so that the total's update stays HOT (no index write);
---   * jit = off: enable_seqscan = off prices any scan that cannot use an index at 1e10,
---     far above jit_above_cost, and JIT never pays for itself on a one-row call.
--- Money is micro-dollars, numeric(18,6): p_cost_usd with more than 6 decimals: 22023; at or
--- above 1e12, or a total that would reach 1e12: 22003 (docs/limits.md).
--- update_campaign_statistics never holds this row's lock while it counts, so a recount
--- delays this function by at most its own short UPDATE and commit.
--- Order: UPDATE the campaign (row lock), INSERT the cost row; a reused key leaves through
--- the handler (SQLSTATE CD001, internal), which undoes the UPDATE and answers the replay.
---
--- Idempotency: p_idempotency_key, a key per campaign (revision 0007); a repeat with the same key and parameters returns the
+-- that open the transaction from the function's settings (PostgREST) use it too.  Locks: the
+-- campaign row FOR NO KEY UPDATE before anything is written (exact at READ COMMITTED too);
+-- a caller that waited for it gets 40001.  40001/40P01 are never caught: the caller retries.
+-- Order: UPDATE the campaign, INSERT the cost row; a reused key leaves through the handler
+-- (CD001, internal), which undoes the UPDATE and answers the replay.
+-- enable_seqscan = off and jit = off keep callers on different campaigns from conflicting
+-- (SSI hygiene: docs/design.md, "SERIALIZABLE without the retry storm").
+-- Money: numeric(18,6); more than 6 decimals: 22023; 1e12 or more (or a total reaching it):
+-- 22003 (docs/limits.md).
+-- Idempotency: p_idempotency_key, per campaign; a repeat with the same parameters returns the
 -- first cost_id with replayed: true and adds nothing; same key, other parameters: 23505.
 -- SQLSTATEs in the envelope: 23502, 22023, 22003, P0002, 42501, 23505, 55P03.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.

@@ -1,24 +1,15 @@
--- upsert_daily_kpi_batch: save a batch of daily KPI rows and its collection_log row, in one
--- transaction: either both are saved or neither is.
+-- upsert_daily_kpi_batch: save a batch of daily KPI rows and its collection_log row in one
+-- transaction: both or neither.
 --
--- p_rows: a JSON array (at most 10,000 elements, 54000) of objects with exactly the keys
--- campaign_id (uuid string), kpi_date ('YYYY-MM-DD'), platform (1-32 characters, stored
--- trimmed and lower-case), impressions, clicks, conversions (whole numbers >= 0) and spend,
--- revenue (numbers >= 0 and < 1e10, or numeric strings; stored to 4 decimals).  Every key is
--- required: a row states the whole day of one platform, and a missing metric is an error
--- (23502) rather than a silent 0.  Unknown keys are refused (22023): a misspelt metric must
--- not vanish.  Two elements for the same (campaign_id, kpi_date, platform): 23505.
--- Upsert on (campaign_id, kpi_date, platform): a new key is inserted, an existing one with
--- other figures is replaced, an identical one is left alone (counted in `unchanged`).
--- p_source: who collected the rows (1-100 characters), stored on the rows and the log.
--- Validation runs over the whole batch before anything is written; the first bad element is
--- named by its index.  Unknown campaign: P0002; another workspace than the bound one: 42501.
---
--- Idempotency: p_idempotency_key (optional).  A repeat with the same key and the same
--- p_rows/p_source answers the first call's result with replayed: true and writes nothing;
--- same key, other parameters: 23505.  The key lives on the collection_log row.
--- Isolation: READ COMMITTED.  Rows are written in key order, so overlapping batches lock
--- them in the same order and do not deadlock.
+-- p_rows: a JSON array (at most 10,000, 54000) of objects with exactly the keys campaign_id,
+-- kpi_date, platform, impressions, clicks, conversions, spend, revenue (docs/functions.md):
+-- a missing key is 23502, an unknown key 22023, a repeated (campaign_id, kpi_date, platform)
+-- 23505.  The whole batch is validated first; the error names the first bad element.
+-- Upsert on (campaign_id, kpi_date, platform); identical rows are left alone (`unchanged`).
+-- Idempotency: p_idempotency_key (optional, on the collection_log row): a repeat with the
+-- same p_rows/p_source answers the first result with replayed: true; other input: 23505.
+-- Isolation: READ COMMITTED.  Rows are written in key order: overlapping batches lock them in
+-- the same order and do not deadlock.
 -- SQLSTATEs in the envelope: 23502, 22023, 22P02, 22007, 22003, 23505, 54000, P0002, 42501.
 -- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
 CREATE OR REPLACE FUNCTION public.upsert_daily_kpi_batch(

@@ -1,4 +1,4 @@
--- Roles of CONTRACT.md section 4.  Roles are cluster-wide, so creation is idempotent and
+-- Roles (docs/security.md).  Roles are cluster-wide, so creation is idempotent and
 -- the roles are never dropped while another database still grants them something.
 --   campaigndb_app       EXECUTE on the API functions, nothing else
 --   campaigndb_readonly  EXECUTE on the read functions only

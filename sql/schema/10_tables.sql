@@ -1,4 +1,4 @@
--- Tables of CONTRACT.md section 2.  Every row belongs to a workspace, directly or through
+-- Tables (docs/contract.md, section 2).  Every row belongs to a workspace, directly or through
 -- its campaign.  Check constraints carry the value rules so that a caller writing through
 -- any path gets 23514 / 23502 rather than bad data.
 

@@ -1,6 +1,6 @@
--- The one SQLSTATE table shared by SQL and Python (CONTRACT.md section 1).
+-- The one SQLSTATE table shared by SQL and Python (docs/contract.md, section 1).
 -- The envelope helper reads retry_recommended / retry_after_ms from here; the Python
--- client keeps the same table in campaigndb/sqlstates.py and a test requires them equal.
+-- client reads the same table from campaigndb/core/sqlstates.tsv; a test requires them equal.
 -- raised_in: 'function' = a function answers it in its envelope;
 --            'propagated' = never caught in SQL, the client turns it into an envelope;
 --            'client' = seen only by the client (connection level).

@@ -1,4 +1,4 @@
--- Row level security on every table, with workspace policies (CONTRACT.md section 4).
+-- Row level security on every table, with workspace policies (docs/security.md, docs/tenancy.md).
 -- The binding is the session setting campaigndb.workspace_id: unset, a role with table
 -- privileges sees every row; set, it sees only that workspace's rows.  The API functions
 -- are SECURITY DEFINER and owned by the table owner, so RLS does not slow them: they check
