@@ -107,24 +107,14 @@ SELECT trigger_is('campaigndb', 'n8n_campaign_executions', 'log_campaign_executi
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE complete_campaign_execution');
-SELECT function_privs_are('public', 'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE complete_campaign_execution');
-SELECT function_privs_are('public', 'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE complete_campaign_execution');
+SELECT * FROM pg_temp.execute_privileges(
+    'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'], false);
 
 -- ===========================================================================================
 -- Setup: workspace A (an email and a linkedin workflow), workspace B (an sms workflow), and
 -- pending executions launched through execute_campaign_atomically
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 SELECT is(ARRAY[register_n8n_workflow('aaaaaaaa-0000-4000-8000-000000000001', 'a-email', 'A email', 'email') ->> 'success',
                 register_n8n_workflow('aaaaaaaa-0000-4000-8000-000000000001', 'a-linkedin', 'A linkedin', 'linkedin') ->> 'success',
                 register_n8n_workflow('bbbbbbbb-0000-4000-8000-000000000002', 'b-sms', 'B sms', 'sms') ->> 'success'],

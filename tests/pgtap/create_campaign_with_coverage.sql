@@ -28,23 +28,13 @@ SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_pr
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE create_campaign_with_coverage');
-SELECT function_privs_are('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE create_campaign_with_coverage');
-SELECT function_privs_are('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE create_campaign_with_coverage');
+SELECT * FROM pg_temp.execute_privileges(
+    'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'], false);
 
 -- ===========================================================================================
 -- Setup: two workspaces, A and B
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 
 DO $do$
 BEGIN

@@ -27,15 +27,7 @@ SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_pr
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'create_workspace', ARRAY['text', 'uuid'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE create_workspace');
-SELECT function_privs_are('public', 'create_workspace', ARRAY['text', 'uuid'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE create_workspace');
-SELECT function_privs_are('public', 'create_workspace', ARRAY['text', 'uuid'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE create_workspace');
+SELECT * FROM pg_temp.execute_privileges('create_workspace', ARRAY['text', 'uuid'], false);
 
 DO $do$
 BEGIN

@@ -71,27 +71,14 @@ SELECT is((SELECT p.proargnames FROM pg_catalog.pg_proc AS p
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'execute_campaign_atomically',
-                          ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE execute_campaign_atomically');
-SELECT function_privs_are('public', 'execute_campaign_atomically',
-                          ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE execute_campaign_atomically');
-SELECT function_privs_are('public', 'execute_campaign_atomically',
-                          ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE execute_campaign_atomically');
+SELECT * FROM pg_temp.execute_privileges(
+    'execute_campaign_atomically', ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'], false);
 
 -- ===========================================================================================
 -- Setup: workspace A with an active email workflow, a second active one (for the app role),
 -- a paused, an inactive and an archived one; workspace B with an active sms workflow
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 SELECT is(ARRAY(SELECT r.n8n_id
                   FROM (VALUES ('aaaaaaaa-0000-4000-8000-000000000001'::uuid, 'a-email', 'email', 'active'),
                                ('aaaaaaaa-0000-4000-8000-000000000001', 'a-app', 'sms', 'active'),

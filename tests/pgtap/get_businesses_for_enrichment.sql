@@ -102,39 +102,15 @@ SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_pr
 -- ===========================================================================================
 -- Privileges: campaigndb_app and campaigndb_readonly may EXECUTE (a read function); PUBLIC not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'get_businesses_for_enrichment',
-                          ARRAY['uuid', 'character varying', 'integer', 'integer', 'uuid'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE get_businesses_for_enrichment');
-SELECT function_privs_are('public', 'get_businesses_for_enrichment',
-                          ARRAY['uuid', 'character varying', 'integer', 'integer', 'uuid'],
-                          'campaigndb_readonly', ARRAY['EXECUTE'],
-                          'campaigndb_readonly may EXECUTE get_businesses_for_enrichment');
-SELECT function_privs_are('public', 'get_businesses_for_enrichment',
-                          ARRAY['uuid', 'character varying', 'integer', 'integer', 'uuid'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE get_businesses_for_enrichment');
+SELECT * FROM pg_temp.execute_privileges(
+    'get_businesses_for_enrichment', ARRAY['uuid', 'character varying', 'integer', 'integer', 'uuid'], true);
 
 -- ===========================================================================================
 -- Setup: workspace A with campaigns A1 (ten businesses p01..p10, p01..p06 with an e-mail)
 -- and A2 (none), workspace B with campaign B1 (q1, q2)
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["73301"]')),
-          pg_temp.success_shape(), 'setup: campaign A1');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a2a2a2a2-0000-4000-8000-000000000002", "name": "Campaign A2",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')),
-          pg_temp.success_shape(), 'setup: campaign A2');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "b1b1b1b1-0000-4000-8000-000000000001", "name": "Campaign B1",
-                "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002"}', '["20001"]')),
-          pg_temp.success_shape(), 'setup: campaign B1');
+\ir lib/workspaces.psql
+\ir lib/campaigns.psql
 SELECT is(insert_businesses_batch('a1a1a1a1-0000-4000-8000-000000000001', '73301',
               (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                           'place_id', 'p' || lpad(g::text, 2, '0'), 'name', 'Business ' || g,

@@ -46,15 +46,8 @@ SELECT has_index('campaigndb', 'n8n_campaign_executions', 'n8n_campaign_executio
 -- ===========================================================================================
 -- Privileges: campaigndb_app and campaigndb_readonly may EXECUTE; PUBLIC may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'get_campaign_execution_metrics',
-                          ARRAY['uuid', 'timestamp with time zone'], 'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE get_campaign_execution_metrics');
-SELECT function_privs_are('public', 'get_campaign_execution_metrics',
-                          ARRAY['uuid', 'timestamp with time zone'], 'campaigndb_readonly', ARRAY['EXECUTE'],
-                          'campaigndb_readonly may EXECUTE get_campaign_execution_metrics');
-SELECT function_privs_are('public', 'get_campaign_execution_metrics',
-                          ARRAY['uuid', 'timestamp with time zone'], 'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE get_campaign_execution_metrics');
+SELECT * FROM pg_temp.execute_privileges(
+    'get_campaign_execution_metrics', ARRAY['uuid', 'timestamp with time zone'], true);
 
 -- ===========================================================================================
 -- Setup: workspaces A, B and C (C has no executions), a workflow in A and B, and executions

@@ -34,15 +34,7 @@ SELECT is(pg_temp.search_path_of('public.get_database_health_metrics()'),
 -- ===========================================================================================
 -- Privileges: campaigndb_app and campaigndb_readonly may EXECUTE; PUBLIC may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'get_database_health_metrics', ARRAY[]::name[],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE get_database_health_metrics');
-SELECT function_privs_are('public', 'get_database_health_metrics', ARRAY[]::name[],
-                          'campaigndb_readonly', ARRAY['EXECUTE'],
-                          'campaigndb_readonly may EXECUTE get_database_health_metrics');
-SELECT function_privs_are('public', 'get_database_health_metrics', ARRAY[]::name[],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE get_database_health_metrics');
+SELECT * FROM pg_temp.execute_privileges('get_database_health_metrics', ARRAY[]::name[], true);
 
 -- ===========================================================================================
 -- The answer: keys, types and ranges

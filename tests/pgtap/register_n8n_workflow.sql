@@ -64,23 +64,13 @@ SELECT is((SELECT p.proargnames FROM pg_catalog.pg_proc AS p
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'register_n8n_workflow', ARRAY['uuid', 'text', 'text', 'text', 'text'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE register_n8n_workflow');
-SELECT function_privs_are('public', 'register_n8n_workflow', ARRAY['uuid', 'text', 'text', 'text', 'text'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE register_n8n_workflow');
-SELECT function_privs_are('public', 'register_n8n_workflow', ARRAY['uuid', 'text', 'text', 'text', 'text'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE register_n8n_workflow');
+SELECT * FROM pg_temp.execute_privileges(
+    'register_n8n_workflow', ARRAY['uuid', 'text', 'text', 'text', 'text'], false);
 
 -- ===========================================================================================
 -- Setup: workspaces A and B
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 
 SELECT is(pg_temp.envelope_shape(pg_temp.call_as('campaigndb_app', $$
               SELECT register_n8n_workflow('aaaaaaaa-0000-4000-8000-000000000001', 'n8n-app',

@@ -38,26 +38,13 @@ SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_pr
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'track_campaign_cost',
-                          ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE track_campaign_cost');
-SELECT function_privs_are('public', 'track_campaign_cost',
-                          ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE track_campaign_cost');
-SELECT function_privs_are('public', 'track_campaign_cost',
-                          ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE track_campaign_cost');
+SELECT * FROM pg_temp.execute_privileges(
+    'track_campaign_cost', ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'], false);
 
 -- ===========================================================================================
 -- Setup: workspace A with campaigns A1 and A2, workspace B with campaign B1
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
               '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
                 "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')),

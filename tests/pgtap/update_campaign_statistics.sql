@@ -55,37 +55,15 @@ SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_pr
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'update_campaign_statistics', ARRAY['uuid'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE update_campaign_statistics');
-SELECT function_privs_are('public', 'update_campaign_statistics', ARRAY['uuid'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE update_campaign_statistics');
-SELECT function_privs_are('public', 'update_campaign_statistics', ARRAY['uuid'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE update_campaign_statistics');
+SELECT * FROM pg_temp.execute_privileges('update_campaign_statistics', ARRAY['uuid'], false);
 
 -- ===========================================================================================
 -- Setup: workspace A with campaigns A1 and A2, workspace B with campaign B1
 -- A1: 5 businesses, 3 non-empty e-mails, 2 Facebook pages, 1 LinkedIn profile (and empty
 -- strings, which do not count); A2: 2 businesses, all with e-mails; B1: none.
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["73301"]')),
-          pg_temp.success_shape(), 'setup: campaign A1');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a2a2a2a2-0000-4000-8000-000000000002", "name": "Campaign A2",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')),
-          pg_temp.success_shape(), 'setup: campaign A2');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "b1b1b1b1-0000-4000-8000-000000000001", "name": "Campaign B1",
-                "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002"}', '["20001"]')),
-          pg_temp.success_shape(), 'setup: campaign B1');
+\ir lib/workspaces.psql
+\ir lib/campaigns.psql
 SELECT is(insert_businesses_batch('a1a1a1a1-0000-4000-8000-000000000001', '73301',
               '[{"place_id": "p1", "name": "One", "email": "one@example.com",
                  "facebook_url": "https://facebook.com/one",

@@ -48,27 +48,14 @@ SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_pr
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'update_coverage_status',
-                          ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE update_coverage_status');
-SELECT function_privs_are('public', 'update_coverage_status',
-                          ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE update_coverage_status');
-SELECT function_privs_are('public', 'update_coverage_status',
-                          ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE update_coverage_status');
+SELECT * FROM pg_temp.execute_privileges(
+    'update_coverage_status', ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'], false);
 
 -- ===========================================================================================
 -- Setup: workspace A with campaigns A1 (ZIPs 73301, 73344, 78701, 78702) and A2 (10001),
 -- workspace B with campaign B1 (20001)
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
               '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
                 "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}',

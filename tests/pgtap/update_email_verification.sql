@@ -45,27 +45,14 @@ SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_pr
 -- ===========================================================================================
 -- Privileges: campaigndb_app may EXECUTE; PUBLIC and campaigndb_readonly may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'update_email_verification',
-                          ARRAY['uuid', 'character varying', 'jsonb'],
-                          'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE update_email_verification');
-SELECT function_privs_are('public', 'update_email_verification',
-                          ARRAY['uuid', 'character varying', 'jsonb'],
-                          'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE update_email_verification');
-SELECT function_privs_are('public', 'update_email_verification',
-                          ARRAY['uuid', 'character varying', 'jsonb'],
-                          'campaigndb_readonly', ARRAY[]::name[],
-                          'campaigndb_readonly may not EXECUTE update_email_verification');
+SELECT * FROM pg_temp.execute_privileges(
+    'update_email_verification', ARRAY['uuid', 'character varying', 'jsonb'], false);
 
 -- ===========================================================================================
 -- Setup: workspace A with campaign A1 (businesses p1 with an e-mail, p2 without, p3..p8),
 -- workspace B with campaign B1 (business q1)
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
               '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
                 "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["73301"]')),

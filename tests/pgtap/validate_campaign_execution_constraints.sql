@@ -85,24 +85,14 @@ SELECT is((SELECT p.proargnames FROM pg_catalog.pg_proc AS p
 -- ===========================================================================================
 -- Privileges: campaigndb_app and campaigndb_readonly may EXECUTE; PUBLIC may not
 -- ===========================================================================================
-SELECT function_privs_are('public', 'validate_campaign_execution_constraints',
-                          ARRAY['uuid', 'uuid', 'text'], 'campaigndb_app', ARRAY['EXECUTE'],
-                          'campaigndb_app may EXECUTE validate_campaign_execution_constraints');
-SELECT function_privs_are('public', 'validate_campaign_execution_constraints',
-                          ARRAY['uuid', 'uuid', 'text'], 'campaigndb_readonly', ARRAY['EXECUTE'],
-                          'campaigndb_readonly may EXECUTE validate_campaign_execution_constraints');
-SELECT function_privs_are('public', 'validate_campaign_execution_constraints',
-                          ARRAY['uuid', 'uuid', 'text'], 'public', ARRAY[]::name[],
-                          'PUBLIC may not EXECUTE validate_campaign_execution_constraints');
+SELECT * FROM pg_temp.execute_privileges(
+    'validate_campaign_execution_constraints', ARRAY['uuid', 'uuid', 'text'], true);
 
 -- ===========================================================================================
 -- Setup: workspace A with an active email workflow and a paused one, workspace B with an
 -- active sms workflow
 -- ===========================================================================================
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace A', 'aaaaaaaa-0000-4000-8000-000000000001')),
-          pg_temp.success_shape(), 'setup: workspace A');
-SELECT is(pg_temp.envelope_shape(create_workspace('Workspace B', 'bbbbbbbb-0000-4000-8000-000000000002')),
-          pg_temp.success_shape(), 'setup: workspace B');
+\ir lib/workspaces.psql
 SELECT is(ARRAY[register_n8n_workflow('aaaaaaaa-0000-4000-8000-000000000001', 'a-email', 'A email', 'email') ->> 'success',
                 register_n8n_workflow('aaaaaaaa-0000-4000-8000-000000000001', 'a-paused', 'A paused', 'email', 'paused') ->> 'success',
                 register_n8n_workflow('bbbbbbbb-0000-4000-8000-000000000002', 'b-sms', 'B sms', 'sms') ->> 'success'],
