@@ -13,15 +13,6 @@ SELECT plan(79);
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
 
--- wf(n8n_workflow_id): the id of a workflow registered below
-CREATE FUNCTION pg_temp.wf(p_n8n_workflow_id text)
-RETURNS uuid
-LANGUAGE sql
-AS $$
-    SELECT w.id FROM campaigndb.workspace_n8n_workflows AS w
-     WHERE w.n8n_workflow_id = p_n8n_workflow_id
-$$;
-
 -- launch(workspace, n8n id, execution id, type): a pending execution through the API
 CREATE FUNCTION pg_temp.launch(p_workspace_id uuid, p_n8n_workflow_id text, p_execution_id uuid,
                                p_campaign_type text)
@@ -85,14 +76,8 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'],
-                    'public.complete_campaign_execution(uuid, text, jsonb, text) exists');
-SELECT function_returns('public', 'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'],
-                        'jsonb', 'complete_campaign_execution returns jsonb');
-SELECT volatility_is('public', 'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'],
-                     'volatile', 'complete_campaign_execution is VOLATILE');
-SELECT is_definer('public', 'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'],
-                  'complete_campaign_execution is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'complete_campaign_execution', ARRAY['uuid', 'text', 'jsonb', 'text'], 'jsonb', 'volatile');
 SELECT is(pg_temp.search_path_of('public.complete_campaign_execution(uuid, text, jsonb, text)'),
           'pg_catalog, pg_temp', 'complete_campaign_execution pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT p.proargnames FROM pg_catalog.pg_proc AS p

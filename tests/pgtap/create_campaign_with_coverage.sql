@@ -12,14 +12,8 @@ SELECT plan(101);
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
-                    'public.create_campaign_with_coverage(jsonb, jsonb) exists');
-SELECT function_returns('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
-                        'jsonb', 'create_campaign_with_coverage returns jsonb');
-SELECT volatility_is('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
-                     'volatile', 'create_campaign_with_coverage is VOLATILE');
-SELECT is_definer('public', 'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'],
-                  'create_campaign_with_coverage is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'create_campaign_with_coverage', ARRAY['jsonb', 'jsonb'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.create_campaign_with_coverage(jsonb, jsonb)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

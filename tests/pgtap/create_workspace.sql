@@ -11,14 +11,7 @@ SELECT plan(37);
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'create_workspace', ARRAY['text', 'uuid'],
-                    'public.create_workspace(text, uuid) exists');
-SELECT function_returns('public', 'create_workspace', ARRAY['text', 'uuid'], 'jsonb',
-                        'create_workspace returns jsonb');
-SELECT volatility_is('public', 'create_workspace', ARRAY['text', 'uuid'], 'volatile',
-                     'create_workspace is VOLATILE');
-SELECT is_definer('public', 'create_workspace', ARRAY['text', 'uuid'],
-                  'create_workspace is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition('create_workspace', ARRAY['text', 'uuid'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.create_workspace(text, uuid)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

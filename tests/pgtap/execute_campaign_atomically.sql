@@ -17,15 +17,6 @@ SELECT plan(96);
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
 
--- wf(n8n_workflow_id): the id of a workflow registered below
-CREATE FUNCTION pg_temp.wf(p_n8n_workflow_id text)
-RETURNS uuid
-LANGUAGE sql
-AS $$
-    SELECT w.id FROM campaigndb.workspace_n8n_workflows AS w
-     WHERE w.n8n_workflow_id = p_n8n_workflow_id
-$$;
-
 -- execution(id): the stored execution, as the function's caller would compare it
 CREATE FUNCTION pg_temp.execution(p_id uuid)
 RETURNS jsonb
@@ -47,18 +38,8 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'execute_campaign_atomically',
-                    ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'],
-                    'public.execute_campaign_atomically(uuid, uuid, uuid, text, text, jsonb, uuid) exists');
-SELECT function_returns('public', 'execute_campaign_atomically',
-                        ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'],
-                        'jsonb', 'execute_campaign_atomically returns jsonb');
-SELECT volatility_is('public', 'execute_campaign_atomically',
-                     ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'],
-                     'volatile', 'execute_campaign_atomically is VOLATILE');
-SELECT is_definer('public', 'execute_campaign_atomically',
-                  ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'],
-                  'execute_campaign_atomically is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'execute_campaign_atomically', ARRAY['uuid', 'uuid', 'uuid', 'text', 'text', 'jsonb', 'uuid'], 'jsonb', 'volatile');
 SELECT is(pg_temp.search_path_of(
               'public.execute_campaign_atomically(uuid, uuid, uuid, text, text, jsonb, uuid)'),
           'pg_catalog, pg_temp', 'execute_campaign_atomically pins search_path = pg_catalog, pg_temp');

@@ -23,16 +23,8 @@ AS $$ SELECT pg_temp.envelope(p_label) - 'since' - 'p95_duration_ms' $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'get_campaign_execution_metrics',
-                    ARRAY['uuid', 'timestamp with time zone'],
-                    'public.get_campaign_execution_metrics(uuid, timestamptz) exists');
-SELECT function_returns('public', 'get_campaign_execution_metrics',
-                        ARRAY['uuid', 'timestamp with time zone'],
-                        'jsonb', 'get_campaign_execution_metrics returns jsonb');
-SELECT volatility_is('public', 'get_campaign_execution_metrics', ARRAY['uuid', 'timestamp with time zone'],
-                     'stable', 'get_campaign_execution_metrics is STABLE');
-SELECT is_definer('public', 'get_campaign_execution_metrics', ARRAY['uuid', 'timestamp with time zone'],
-                  'get_campaign_execution_metrics is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'get_campaign_execution_metrics', ARRAY['uuid', 'timestamp with time zone'], 'jsonb', 'stable');
 SELECT is(pg_temp.search_path_of('public.get_campaign_execution_metrics(uuid, timestamptz)'),
           'pg_catalog, pg_temp', 'get_campaign_execution_metrics pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT p.proargnames FROM pg_catalog.pg_proc AS p

@@ -20,14 +20,7 @@ AS $$ SELECT jsonb_typeof(p_value) = 'number' AND p_value::text ~ '^[0-9]+$' $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'get_database_health_metrics', ARRAY[]::name[],
-                    'public.get_database_health_metrics() exists');
-SELECT function_returns('public', 'get_database_health_metrics', ARRAY[]::name[],
-                        'jsonb', 'get_database_health_metrics returns jsonb');
-SELECT volatility_is('public', 'get_database_health_metrics', ARRAY[]::name[],
-                     'stable', 'get_database_health_metrics is STABLE');
-SELECT is_definer('public', 'get_database_health_metrics', ARRAY[]::name[],
-                  'get_database_health_metrics is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition('get_database_health_metrics', ARRAY[]::name[], 'jsonb', 'stable');
 SELECT is(pg_temp.search_path_of('public.get_database_health_metrics()'),
           'pg_catalog, pg_temp', 'get_database_health_metrics pins search_path = pg_catalog, pg_temp');
 

@@ -14,15 +14,8 @@ SELECT plan(100);
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'insert_businesses_batch', ARRAY['uuid', 'character varying', 'jsonb'],
-                    'public.insert_businesses_batch(uuid, varchar, jsonb) exists');
-SELECT function_returns('public', 'insert_businesses_batch',
-                        ARRAY['uuid', 'character varying', 'jsonb'], 'jsonb',
-                        'insert_businesses_batch returns jsonb');
-SELECT volatility_is('public', 'insert_businesses_batch', ARRAY['uuid', 'character varying', 'jsonb'],
-                     'volatile', 'insert_businesses_batch is VOLATILE');
-SELECT is_definer('public', 'insert_businesses_batch', ARRAY['uuid', 'character varying', 'jsonb'],
-                  'insert_businesses_batch is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'insert_businesses_batch', ARRAY['uuid', 'character varying', 'jsonb'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.insert_businesses_batch(uuid, varchar, jsonb)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

@@ -43,16 +43,8 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'register_n8n_workflow',
-                    ARRAY['uuid', 'text', 'text', 'text', 'text'],
-                    'public.register_n8n_workflow(uuid, text, text, text, text) exists');
-SELECT function_returns('public', 'register_n8n_workflow',
-                        ARRAY['uuid', 'text', 'text', 'text', 'text'],
-                        'jsonb', 'register_n8n_workflow returns jsonb');
-SELECT volatility_is('public', 'register_n8n_workflow', ARRAY['uuid', 'text', 'text', 'text', 'text'],
-                     'volatile', 'register_n8n_workflow is VOLATILE');
-SELECT is_definer('public', 'register_n8n_workflow', ARRAY['uuid', 'text', 'text', 'text', 'text'],
-                  'register_n8n_workflow is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'register_n8n_workflow', ARRAY['uuid', 'text', 'text', 'text', 'text'], 'jsonb', 'volatile');
 SELECT is(pg_temp.search_path_of('public.register_n8n_workflow(uuid, text, text, text, text)'),
           'pg_catalog, pg_temp', 'register_n8n_workflow pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT p.proargnames FROM pg_catalog.pg_proc AS p

@@ -14,18 +14,8 @@ SELECT plan(96);
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned settings
 -- ===========================================================================================
-SELECT has_function('public', 'track_campaign_cost',
-                    ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
-                    'public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, text) exists');
-SELECT function_returns('public', 'track_campaign_cost',
-                        ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
-                        'jsonb', 'track_campaign_cost returns jsonb');
-SELECT volatility_is('public', 'track_campaign_cost',
-                     ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
-                     'volatile', 'track_campaign_cost is VOLATILE');
-SELECT is_definer('public', 'track_campaign_cost',
-                  ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'],
-                  'track_campaign_cost is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'track_campaign_cost', ARRAY['uuid', 'character varying', 'integer', 'numeric', 'jsonb', 'text'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, text)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

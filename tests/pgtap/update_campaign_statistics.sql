@@ -39,14 +39,7 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'update_campaign_statistics', ARRAY['uuid'],
-                    'public.update_campaign_statistics(uuid) exists');
-SELECT function_returns('public', 'update_campaign_statistics', ARRAY['uuid'], 'jsonb',
-                        'update_campaign_statistics returns jsonb');
-SELECT volatility_is('public', 'update_campaign_statistics', ARRAY['uuid'], 'volatile',
-                     'update_campaign_statistics is VOLATILE');
-SELECT is_definer('public', 'update_campaign_statistics', ARRAY['uuid'],
-                  'update_campaign_statistics is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition('update_campaign_statistics', ARRAY['uuid'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.update_campaign_statistics(uuid)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

@@ -28,18 +28,8 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'update_coverage_status',
-                    ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'],
-                    'public.update_coverage_status(uuid, varchar, integer, integer, numeric, text) exists');
-SELECT function_returns('public', 'update_coverage_status',
-                        ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'],
-                        'jsonb', 'update_coverage_status returns jsonb');
-SELECT volatility_is('public', 'update_coverage_status',
-                     ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'],
-                     'volatile', 'update_coverage_status is VOLATILE');
-SELECT is_definer('public', 'update_coverage_status',
-                  ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'],
-                  'update_coverage_status is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'update_coverage_status', ARRAY['uuid', 'character varying', 'integer', 'integer', 'numeric', 'text'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.update_coverage_status(uuid, varchar, integer, integer, numeric, text)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

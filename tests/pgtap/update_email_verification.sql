@@ -26,17 +26,8 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'update_email_verification',
-                    ARRAY['uuid', 'character varying', 'jsonb'],
-                    'public.update_email_verification(uuid, varchar, jsonb) exists');
-SELECT function_returns('public', 'update_email_verification',
-                        ARRAY['uuid', 'character varying', 'jsonb'], 'jsonb',
-                        'update_email_verification returns jsonb');
-SELECT volatility_is('public', 'update_email_verification',
-                     ARRAY['uuid', 'character varying', 'jsonb'], 'volatile',
-                     'update_email_verification is VOLATILE');
-SELECT is_definer('public', 'update_email_verification', ARRAY['uuid', 'character varying', 'jsonb'],
-                  'update_email_verification is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'update_email_verification', ARRAY['uuid', 'character varying', 'jsonb'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.update_email_verification(uuid, varchar, jsonb)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

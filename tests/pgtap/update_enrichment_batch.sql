@@ -49,14 +49,8 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'update_enrichment_batch', ARRAY['character varying', 'jsonb'],
-                    'public.update_enrichment_batch(varchar, jsonb) exists');
-SELECT function_returns('public', 'update_enrichment_batch', ARRAY['character varying', 'jsonb'],
-                        'jsonb', 'update_enrichment_batch returns jsonb');
-SELECT volatility_is('public', 'update_enrichment_batch', ARRAY['character varying', 'jsonb'],
-                     'volatile', 'update_enrichment_batch is VOLATILE');
-SELECT is_definer('public', 'update_enrichment_batch', ARRAY['character varying', 'jsonb'],
-                  'update_enrichment_batch is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'update_enrichment_batch', ARRAY['character varying', 'jsonb'], 'jsonb', 'volatile');
 SELECT ok(EXISTS (SELECT 1 FROM unnest((SELECT p.proconfig FROM pg_catalog.pg_proc AS p
                                         WHERE p.oid = 'public.update_enrichment_batch(varchar, jsonb)'::regprocedure)) AS c
                    WHERE c ~ '^search_path="?pg_catalog"?(\s*,\s*[^,]+)*\s*,\s*"?pg_temp"?$'),

@@ -11,15 +11,6 @@ SELECT plan(60);
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
 
--- wf(n8n_workflow_id): the id of a workflow registered below
-CREATE FUNCTION pg_temp.wf(p_n8n_workflow_id text)
-RETURNS uuid
-LANGUAGE sql
-AS $$
-    SELECT w.id FROM campaigndb.workspace_n8n_workflows AS w
-     WHERE w.n8n_workflow_id = p_n8n_workflow_id
-$$;
-
 -- codes(label): the violation codes a recorded call answered, sorted (their order is not
 -- part of the contract)
 CREATE FUNCTION pg_temp.codes(p_label text)
@@ -65,15 +56,8 @@ $$;
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
-SELECT has_function('public', 'validate_campaign_execution_constraints', ARRAY['uuid', 'uuid', 'text'],
-                    'public.validate_campaign_execution_constraints(uuid, uuid, text) exists');
-SELECT function_returns('public', 'validate_campaign_execution_constraints',
-                        ARRAY['uuid', 'uuid', 'text'],
-                        'jsonb', 'validate_campaign_execution_constraints returns jsonb');
-SELECT volatility_is('public', 'validate_campaign_execution_constraints', ARRAY['uuid', 'uuid', 'text'],
-                     'stable', 'validate_campaign_execution_constraints is STABLE');
-SELECT is_definer('public', 'validate_campaign_execution_constraints', ARRAY['uuid', 'uuid', 'text'],
-                  'validate_campaign_execution_constraints is SECURITY DEFINER');
+SELECT * FROM pg_temp.definition(
+    'validate_campaign_execution_constraints', ARRAY['uuid', 'uuid', 'text'], 'jsonb', 'stable');
 SELECT is(pg_temp.search_path_of('public.validate_campaign_execution_constraints(uuid, uuid, text)'),
           'pg_catalog, pg_temp',
           'validate_campaign_execution_constraints pins search_path = pg_catalog, pg_temp');
