@@ -35,18 +35,10 @@ SELECT * FROM pg_temp.execute_privileges(
 -- Setup: workspace A with campaigns A1 and A2, workspace B with campaign B1
 -- ===========================================================================================
 \ir lib/workspaces.psql
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10001"]')),
-          pg_temp.success_shape(), 'setup: campaign A1');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a2a2a2a2-0000-4000-8000-000000000002", "name": "Campaign A2",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["10002"]')),
-          pg_temp.success_shape(), 'setup: campaign A2');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "b1b1b1b1-0000-4000-8000-000000000001", "name": "Campaign B1",
-                "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002"}', '["20001"]')),
-          pg_temp.success_shape(), 'setup: campaign B1');
+\set a1_zips '["10001"]'
+\set a2_zips '["10002"]'
+\set b1_zips '["20001"]'
+\ir lib/campaigns.psql
 
 DO $do$
 BEGIN
