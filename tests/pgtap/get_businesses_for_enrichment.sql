@@ -110,9 +110,6 @@ SELECT * FROM pg_temp.execute_privileges(
 -- and A2 (none), workspace B with campaign B1 (q1, q2)
 -- ===========================================================================================
 \ir lib/workspaces.psql
-\set a1_zips '["73301"]'
-\set a2_zips '["10001"]'
-\set b1_zips '["20001"]'
 \ir lib/campaigns.psql
 SELECT is(insert_businesses_batch('a1a1a1a1-0000-4000-8000-000000000001', '73301',
               (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(

@@ -32,8 +32,6 @@ SELECT * FROM pg_temp.execute_privileges(
 -- ===========================================================================================
 \ir lib/workspaces.psql
 \set a1_zips '["73301", "73344"]'
-\set a2_zips '["10001"]'
-\set b1_zips '["20001"]'
 \ir lib/campaigns.psql
 
 DO $do$

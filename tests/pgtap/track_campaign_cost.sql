@@ -37,7 +37,6 @@ SELECT * FROM pg_temp.execute_privileges(
 \ir lib/workspaces.psql
 \set a1_zips '["10001"]'
 \set a2_zips '["10002"]'
-\set b1_zips '["20001"]'
 \ir lib/campaigns.psql
 
 DO $do$

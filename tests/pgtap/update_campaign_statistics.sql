@@ -56,9 +56,6 @@ SELECT * FROM pg_temp.execute_privileges('update_campaign_statistics', ARRAY['uu
 -- strings, which do not count); A2: 2 businesses, all with e-mails; B1: none.
 -- ===========================================================================================
 \ir lib/workspaces.psql
-\set a1_zips '["73301"]'
-\set a2_zips '["10001"]'
-\set b1_zips '["20001"]'
 \ir lib/campaigns.psql
 SELECT is(insert_businesses_batch('a1a1a1a1-0000-4000-8000-000000000001', '73301',
               '[{"place_id": "p1", "name": "One", "email": "one@example.com",

@@ -47,8 +47,6 @@ SELECT * FROM pg_temp.execute_privileges(
 -- ===========================================================================================
 \ir lib/workspaces.psql
 \set a1_zips '[{"zip_code": "73301", "estimated_cost": 1.5}, "73344", "78701", "78702"]'
-\set a2_zips '["10001"]'
-\set b1_zips '["20001"]'
 \ir lib/campaigns.psql
 
 DO $do$
