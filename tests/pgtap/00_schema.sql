@@ -176,21 +176,7 @@ SELECT is((SELECT r.rolcanlogin FROM pg_catalog.pg_roles AS r
 -- ===========================================================================================
 -- Table and schema privileges: the roles reach data only through the functions
 -- ===========================================================================================
-SELECT is(ARRAY(SELECT r.role || ': ' || c.relname
-                  FROM pg_catalog.pg_class AS c,
-                       unnest(ARRAY['campaigndb_app', 'campaigndb_readonly']) AS r(role)
-                 WHERE c.relnamespace = 'campaigndb'::regnamespace
-                   AND ((c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                         AND (has_table_privilege(r.role, c.oid,
-                                  'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-                              OR has_any_column_privilege(r.role, c.oid,
-                                  'SELECT, INSERT, UPDATE, REFERENCES')))
-                        OR (c.relkind = 'S'
-                            AND has_sequence_privilege(r.role, c.oid, 'USAGE, SELECT, UPDATE')))
-                 ORDER BY 1),
-          ARRAY[]::text[],
-          'campaigndb_app and campaigndb_readonly hold no privilege on any table, column or '
-          'sequence of schema campaigndb');
+\ir lib/no_table_privileges.psql
 
 SELECT is(ARRAY(SELECT c.relname::text
                   FROM pg_catalog.pg_class AS c
@@ -238,19 +224,7 @@ SELECT p.oid, p.oid::regprocedure::text AS signature, n.nspname::text AS schema_
 SELECT ok((SELECT count(*) FROM project_functions WHERE schema_name = 'public') >= 3,
           'the project''s API functions are found in schema public (the checks below are not vacuous)');
 
-SELECT is(ARRAY(SELECT f.signature FROM project_functions AS f
-                 WHERE has_function_privilege('public', f.oid, 'EXECUTE')
-                 ORDER BY 1),
-          ARRAY[]::text[],
-          'PUBLIC may EXECUTE none of the project''s functions');
-
-SELECT is(ARRAY(SELECT f.signature FROM project_functions AS f
-                 WHERE f.schema_name = 'campaigndb'
-                   AND (has_function_privilege('campaigndb_app', f.oid, 'EXECUTE')
-                        OR has_function_privilege('campaigndb_readonly', f.oid, 'EXECUTE'))
-                 ORDER BY 1),
-          ARRAY[]::text[],
-          'campaigndb_app and campaigndb_readonly may EXECUTE no internal helper of schema campaigndb');
+\ir lib/no_execute.psql
 
 -- ===========================================================================================
 -- SECURITY DEFINER functions pin search_path = pg_catalog, ..., pg_temp

@@ -65,21 +65,7 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_catalog.pg_policy AS p
 SELECT ok((SELECT count(*) FROM pg_catalog.pg_class AS c
             WHERE c.relnamespace = 'campaigndb'::regnamespace AND c.relkind = 'S') >= 1,
           'schema campaigndb has sequences to check');
-SELECT is(ARRAY(SELECT r.role || ': ' || c.relname || ' (' || c.relkind::text || ')'
-                  FROM pg_catalog.pg_class AS c,
-                       unnest(ARRAY['campaigndb_app', 'campaigndb_readonly']) AS r(role)
-                 WHERE c.relnamespace = 'campaigndb'::regnamespace
-                   AND ((c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                         AND (has_table_privilege(r.role, c.oid,
-                                  'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-                              OR has_any_column_privilege(r.role, c.oid,
-                                  'SELECT, INSERT, UPDATE, REFERENCES')))
-                        OR (c.relkind = 'S'
-                            AND has_sequence_privilege(r.role, c.oid, 'USAGE, SELECT, UPDATE')))
-                 ORDER BY 1),
-          ARRAY[]::text[],
-          'campaigndb_app and campaigndb_readonly hold no privilege on any table, column or '
-          'sequence of schema campaigndb');
+\ir lib/no_table_privileges.psql
 SELECT is(ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles AS r
                  WHERE r.rolname IN ('campaigndb_app', 'campaigndb_readonly')
                    AND (r.rolsuper OR r.rolbypassrls OR r.rolcreaterole OR r.rolcreatedb)
@@ -91,19 +77,7 @@ SELECT is(ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles AS r
 -- ===========================================================================================
 -- EXECUTE: never PUBLIC; internal helpers for nobody; campaigndb_readonly only read functions
 -- ===========================================================================================
-SELECT is(ARRAY(SELECT f.signature FROM project_functions AS f
-                 WHERE has_function_privilege('public', f.oid, 'EXECUTE')
-                 ORDER BY 1),
-          ARRAY[]::text[],
-          'PUBLIC may EXECUTE none of the project''s functions');
-SELECT is(ARRAY(SELECT f.signature FROM project_functions AS f
-                 WHERE f.schema_name = 'campaigndb'
-                   AND (has_function_privilege('campaigndb_app', f.oid, 'EXECUTE')
-                        OR has_function_privilege('campaigndb_readonly', f.oid, 'EXECUTE'))
-                 ORDER BY 1),
-          ARRAY[]::text[],
-          'campaigndb_app and campaigndb_readonly may EXECUTE no function of schema campaigndb '
-          '(internal helpers, the trigger function)');
+\ir lib/no_execute.psql
 SELECT is(ARRAY(SELECT f.signature FROM project_functions AS f
                  WHERE f.provolatile = 'v'
                    AND has_function_privilege('campaigndb_readonly', f.oid, 'EXECUTE')

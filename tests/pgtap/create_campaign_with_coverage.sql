@@ -9,6 +9,19 @@ SELECT plan(101);
 -- Shared test helpers (pg_temp functions, gone with the session)
 \ir lib/helpers.psql
 
+-- austin(), austin_zips(): the campaign of the happy path, sent again by the replay cases
+CREATE FUNCTION pg_temp.austin() RETURNS jsonb LANGUAGE sql AS $$
+    SELECT '{"id": "cccccccc-0000-4000-8000-000000000001",
+           "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
+           "name": "Dentists in Austin", "status": "active", "search_query": "dentist",
+           "location": "Austin, TX", "keywords": ["dentist", "orthodontist"],
+           "settings": {"max_results": 100}}'::jsonb
+$$;
+CREATE FUNCTION pg_temp.austin_zips() RETURNS jsonb LANGUAGE sql AS $$
+    SELECT '["73301", " 73301 ", {"zip_code": "73344", "estimated_cost": 1.25}, "73344",
+           {"zip_code": "73301", "estimated_cost": 9}, "78701", {"zip_code": "78702"}]'::jsonb
+$$;
+
 -- ===========================================================================================
 -- Definition: signature, return type, volatility, SECURITY DEFINER, pinned search_path
 -- ===========================================================================================
@@ -58,13 +71,7 @@ SELECT throws_ok(
 -- ===========================================================================================
 CALL pg_temp.call('new campaign', $$
     SELECT create_campaign_with_coverage(
-        '{"id": "cccccccc-0000-4000-8000-000000000001",
-          "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
-          "name": "Dentists in Austin", "status": "active", "search_query": "dentist",
-          "location": "Austin, TX", "keywords": ["dentist", "orthodontist"],
-          "settings": {"max_results": 100}}',
-        '["73301", " 73301 ", {"zip_code": "73344", "estimated_cost": 1.25}, "73344",
-          {"zip_code": "73301", "estimated_cost": 9}, "78701", {"zip_code": "78702"}]')
+        pg_temp.austin(), pg_temp.austin_zips())
 $$);
 
 SELECT is(pg_temp.envelope('new campaign'),
@@ -134,11 +141,7 @@ SELECT * FROM pg_temp.fails_with('same id, other name', $$
 $$, '23505');
 SELECT * FROM pg_temp.fails_with('same id, other ZIPs', $$
     SELECT create_campaign_with_coverage(
-        '{"id": "cccccccc-0000-4000-8000-000000000001",
-          "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
-          "name": "Dentists in Austin", "status": "active", "search_query": "dentist",
-          "location": "Austin, TX", "keywords": ["dentist", "orthodontist"],
-          "settings": {"max_results": 100}}',
+        pg_temp.austin(),
         '["73301", "99999"]')
 $$, '23505');
 
@@ -283,13 +286,7 @@ SELECT * FROM pg_temp.fails_with('bound to workspace B, a campaign in workspace 
 $$, '42501');
 SELECT * FROM pg_temp.fails_with('bound to workspace B, replay of a campaign of workspace A', $$
     SELECT create_campaign_with_coverage(
-        '{"id": "cccccccc-0000-4000-8000-000000000001",
-          "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001",
-          "name": "Dentists in Austin", "status": "active", "search_query": "dentist",
-          "location": "Austin, TX", "keywords": ["dentist", "orthodontist"],
-          "settings": {"max_results": 100}}',
-        '["73301", " 73301 ", {"zip_code": "73344", "estimated_cost": 1.25}, "73344",
-          {"zip_code": "73301", "estimated_cost": 9}, "78701", {"zip_code": "78702"}]')
+        pg_temp.austin(), pg_temp.austin_zips())
 $$, '42501');
 -- campaign ids are keys per workspace (revision 0007, docs/tenancy.md): B's campaign gets
 -- an id of its own, and nothing tells B that A holds that id

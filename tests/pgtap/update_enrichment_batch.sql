@@ -67,14 +67,8 @@ SELECT * FROM pg_temp.execute_privileges(
 -- (businesses q1, q2)
 -- ===========================================================================================
 \ir lib/workspaces.psql
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "a1a1a1a1-0000-4000-8000-000000000001", "name": "Campaign A1",
-                "workspace_id": "aaaaaaaa-0000-4000-8000-000000000001"}', '["73301"]')),
-          pg_temp.success_shape(), 'setup: campaign A1');
-SELECT is(pg_temp.envelope_shape(create_campaign_with_coverage(
-              '{"id": "b1b1b1b1-0000-4000-8000-000000000001", "name": "Campaign B1",
-                "workspace_id": "bbbbbbbb-0000-4000-8000-000000000002"}', '["20001"]')),
-          pg_temp.success_shape(), 'setup: campaign B1');
+\set no_a2
+\ir lib/campaigns.psql
 SELECT is(insert_businesses_batch('a1a1a1a1-0000-4000-8000-000000000001', '73301',
               '[{"place_id": "p1", "name": "One"},
                 {"place_id": "p2", "name": "Two", "facebook_url": "https://facebook.com/two-old"},
