@@ -10,6 +10,9 @@
 --   * anybody else: no workspace.
 -- p_strict (the API functions): an empty set is refused with 42501.  Row level security
 -- passes false: an unbound tenant sees no rows.
+-- Isolation: the caller's; read only, no locks.  Raises 42501 (bad token, strict and empty).
+-- SECURITY DEFINER: it reads campaigndb.tenant_logins and the token secrets, which no caller
+-- role may read.
 CREATE OR REPLACE FUNCTION campaigndb.caller_workspaces(p_strict boolean DEFAULT true)
 RETURNS uuid[]
 LANGUAGE plpgsql

@@ -1,9 +1,10 @@
--- map_tenant_login: let a tenant login (a member of campaigndb_tenant
--- or campaigndb_tenant_readonly) touch a workspace
--- (unmap_tenant_login undoes it).  A login may be mapped to
--- several workspaces.  Only campaigndb_admin (and superusers) may execute them.
+-- map_tenant_login: let a tenant login (a member of campaigndb_tenant or
+-- campaigndb_tenant_readonly) touch a workspace (unmap_tenant_login undoes it).  A login may
+-- be mapped to several workspaces.  Only campaigndb_admin (and superusers) may execute them.
 -- SQLSTATEs in the envelope: 23502, 22023 (no such login, or not a tenant), 23503 (no such
 -- workspace).  Idempotent: mapping twice or unmapping an absent pair changes nothing.
+-- Isolation: READ COMMITTED; one INSERT ... ON CONFLICT DO NOTHING.
+-- SECURITY DEFINER: campaigndb_admin holds EXECUTE only, no privilege on tenant_logins.
 CREATE OR REPLACE FUNCTION public.map_tenant_login(p_role name, p_workspace_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql

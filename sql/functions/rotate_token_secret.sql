@@ -3,6 +3,8 @@
 -- minted keep working until they expire; call again with false to retire them).
 -- Only campaigndb_admin (and superusers) may execute it; nobody can read a secret back.
 -- SQLSTATEs in the envelope: 23502, 22023 (shorter than 32 bytes).
+-- Isolation: READ COMMITTED; a DELETE (without p_keep_previous) and an INSERT.
+-- SECURITY DEFINER: campaigndb_admin holds EXECUTE only, no privilege on token_secrets.
 CREATE OR REPLACE FUNCTION public.rotate_token_secret(p_secret text,
                                                       p_keep_previous boolean DEFAULT false)
 RETURNS jsonb

@@ -1,5 +1,8 @@
 -- unmap_tenant_login: stop a tenant login touching a workspace (see map_tenant_login).
--- Only campaigndb_admin (and superusers) may execute it.  Removing an absent pair changes nothing.
+-- Only campaigndb_admin (and superusers) may execute it.  Removing an absent pair changes
+-- nothing.
+-- Isolation: READ COMMITTED; one DELETE.  SQLSTATEs in the envelope: 23502.
+-- SECURITY DEFINER: campaigndb_admin holds EXECUTE only, no privilege on tenant_logins.
 CREATE OR REPLACE FUNCTION public.unmap_tenant_login(p_role name, p_workspace_id uuid)
 RETURNS jsonb
 LANGUAGE plpgsql
