@@ -492,6 +492,19 @@ def over(num: Callable[[Results], list[float]],
     return lambda res: ratios(num(res), den(res))
 
 
+def tps(key: str) -> Callable[[Results], list[float]]:
+    return of(key, lambda r: r.tps)
+
+
+def worst(key: str) -> Callable[[Results], list[float]]:
+    return of(key, lambda r: r.worst)
+
+
+def exact(*keys: str) -> Callable[[Results], list[float]]:
+    """1 for each run of `keys` whose check passed (or was not made), 0 for each that failed."""
+    return lambda res: [0.0 if run.check else 1.0 for key in keys for run in res.get(key, [])]
+
+
 def spread(f: Callable[[Run], float], digits: int = 2, unit: str = "") -> Callable[[Cell], str]:
     return lambda c: Spread.of([f(run) for run in c.runs]).fmt(digits, unit)
 

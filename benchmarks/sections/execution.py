@@ -144,12 +144,8 @@ def one_caller(b: h.Bench, r: int) -> None:
     warm, calls = max(50, b.n(LATENCY) // 10), b.n(LATENCY)
     with b.client(1) as client:
         workspace, flows = workflows(b, 2, f"exec1 r{r}")
-        attempt = launch(client, workspace, Codes())
-        b.run(1, flows[1:], warm, attempt)
-        client.stats.reset()
-        run, ledger = b.run(1, flows[:1], calls, attempt, seed=r + 1)
-        run.retries, run.check = client.stats.total_retries(), check(b, flows[:1], ledger)
-        b.record("exec.1x1", run)
+        b.case("exec.1x1", 1, flows[:1], calls, launch(client, workspace, Codes()), r + 1,
+               warm=flows[1:], warm_calls=warm, check=lambda t, x: check(b, t, x), stats=client)
     with b.bare(autocommit=True, prepare_threshold=None) as conn:
         cursor = psycopg.ClientCursor(conn)
         workspace, flows = workflows(b, 2, f"execfn r{r}")
@@ -161,10 +157,8 @@ def one_caller(b: h.Bench, r: int) -> None:
             row = cursor.fetchone()
             return bool(row and row[0]["success"]), 0
 
-        b.run(1, flows[1:], warm, by_hand)
-        run, ledger = b.run(1, flows[:1], calls, by_hand, seed=r + 1)
-        run.check = check(b, flows[:1], ledger)
-        b.record("exec_fn.1x1", run)
+        b.case("exec_fn.1x1", 1, flows[:1], calls, by_hand, r + 1, warm=flows[1:],
+               warm_calls=warm, check=lambda t, x: check(b, t, x))
 
 
 def client_load(b: h.Bench, key: str, seed: int, threads: int = THREADS,
@@ -235,15 +229,8 @@ def cpu(c: h.Cell) -> str:
                       for k in ("process_ms", "server_ms", "machine_ms"))
 
 
-def invariants(res: dict[str, list[h.Run]]) -> list[float]:
-    return [0.0 if r.check else 1.0 for key in ("exec.1x1", "exec_fn.1x1", "exec.load",
-                                                 "exec_never.load", "exec_raw.load",
-                                                 "exec_all.load")
-            for r in res.get(key, [])]
-
-
 SHAPE = f"{LOAD_CALLS:,} launches from {THREADS} threads on {WORKFLOWS} workflows, pool of {POOL}"
-TPS_OF = {k: h.of(k, lambda r: r.tps) for k in ("exec.load", "exec_never.load", "exec_raw.load")}
+TPS_OF = {k: h.tps(k) for k in ("exec.load", "exec_never.load", "exec_raw.load")}
 SECTION = h.Section(
     name="execution",
     title="Campaign execution",
@@ -296,7 +283,8 @@ SECTION = h.Section(
                  f"{sum(r.committed + r.failed for r in res.get('exec.load', [])):,} calls")),
         h.Goal("campaign execution invariants after every run: total_executions = execution rows "
              "= committed calls; one `campaign_execution_started` audit row per execution; "
-             "execution_number 1..n without gaps", invariants, lambda v: v == 1, every=True,
+             "execution_number 1..n without gaps", h.exact("exec.1x1", "exec_fn.1x1", "exec.load",
+             "exec_never.load", "exec_raw.load", "exec_all.load"), lambda v: v == 1, every=True,
              per=" runs exact"),
     ],
     compare=[

@@ -193,10 +193,6 @@ def floor_case(b: h.Bench, key: str, threads: int, rows: int, calls: int, seed: 
                pids=b.backends(min(threads, size)) if cpu else None)
 
 
-def tps(key: str) -> Callable[[dict[str, list[h.Run]]], list[float]]:
-    return h.of(key, lambda r: r.tps)
-
-
 def ten_by_ten(res: dict[str, list[h.Run]]) -> str:
     runs = res.get("client.10x10", [])
     return (f"{sum(r.retries for r in runs)} retries in {sum(r.committed for r in runs):,} "
@@ -261,7 +257,7 @@ SECTION = h.Section(
         h.Goal("`track_campaign_cost` p50, one client ≤ 1.5 × one-commit floor p50",
              h.over(h.p("client.1x1", 50), h.p(ONE_COMMIT, 50)), lambda v: v <= 1.5),
         h.Goal("SERIALIZABLE, 100 callers on one campaign ≥ 0.8 × READ COMMITTED, 100 callers",
-             h.over(tps("client.100x1"), tps("client_rc.100x1")), lambda v: v >= 0.8),
+             h.over(h.tps("client.100x1"), h.tps("client_rc.100x1")), lambda v: v >= 0.8),
         h.Goal("zero serialization retries, 10 callers on 10 fresh campaigns (nearly empty "
              "tables)", h.of("client.10x10", lambda r: r.retries), lambda v: v == 0, every=True,
              shown=ten_by_ten),
@@ -272,10 +268,10 @@ SECTION = h.Section(
         h.Compare("`track_campaign_cost` p50 ÷ raw SQL p50, one client", h.p("client.1x1", 50),
                 h.p("raw.1x1", 50)),
         h.Compare("`track_campaign_cost` tx/s ÷ raw SQL tx/s, 100 threads on one campaign",
-                tps("client.100x1"), tps("raw.100x1")),
+                h.tps("client.100x1"), h.tps("raw.100x1")),
         h.Compare("`track_campaign_cost` SERIALIZABLE tx/s ÷ one-row UPDATE floor, 100 threads",
-                tps("client.100x1"), tps("commit.100x1")),
+                h.tps("client.100x1"), h.tps("commit.100x1")),
         h.Compare("`hot_row_lock=\"adaptive\"` tx/s ÷ `\"never\"`, 100 threads on one campaign",
-                tps("client.100x1"), tps("client_never.100x1")),
+                h.tps("client.100x1"), h.tps("client_never.100x1")),
     ],
 )

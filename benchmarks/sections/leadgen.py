@@ -262,14 +262,6 @@ def parts_rows(res: h.Results) -> Sequence[h.Row]:
     return rows
 
 
-def slowest(key: str) -> Callable[[h.Results], list[float]]:
-    return h.of(key, lambda r: r.worst)
-
-
-def rows_per_s(key: str) -> Callable[[h.Results], list[float]]:
-    return h.of(key, lambda r: r.tps)
-
-
 POSITIONS = {"off0": "offset 0", "offdeep": f"offset {DEEP:,}",
              "keydeep": f"keyset: after row {DEEP:,}",
              "keyfar": f"keyset: after row {CAMPAIGN_ROWS * 9 // 10:,}"}
@@ -328,21 +320,21 @@ SECTION = h.Section(
     ],
     goals=[
         h.Goal(f"`insert_businesses_batch`, {ROWS:,} new businesses: rows/s ≥ 0.6 × COPY's rows/s",
-             h.over(rows_per_s("lg.batch.client"), rows_per_s("lg.batch.copy")),
+             h.over(h.tps("lg.batch.client"), h.tps("lg.batch.copy")),
              lambda v: v >= 0.6, per=" runs"),
         h.Goal(f"`insert_businesses_batch`, {ROWS:,} with 50 % overlap: rows/s ≥ 0.6 × COPY's "
-             "rows/s", h.over(rows_per_s("lg.batch.overlap"), rows_per_s("lg.batch.copy")),
+             "rows/s", h.over(h.tps("lg.batch.overlap"), h.tps("lg.batch.copy")),
              lambda v: v >= 0.6, per=" runs"),
         h.Goal(f"`create_campaign_with_coverage`, {ROWS:,} ZIP codes: time ≤ 1.5 × COPY's",
              h.over(h.of("lg.coverage.client", lambda r: r.ms), h.of("lg.coverage.copy",
                                                                lambda r: r.ms)),
              lambda v: v <= 1.5, per=" runs"),
         h.Goal(f"seed: `insert_businesses_batch` of {SMALL_BATCH} under 1 s (slowest call)",
-             slowest("lg.small.biz.client"), lambda v: v < 1000, " ms"),
+             h.worst("lg.small.biz.client"), lambda v: v < 1000, " ms"),
         h.Goal(f"seed: `create_campaign_with_coverage` of {SMALL_ZIPS} ZIP codes under 500 ms "
-             "(slowest call)", slowest("lg.small.cov.client"), lambda v: v < 500, " ms"),
+             "(slowest call)", h.worst("lg.small.cov.client"), lambda v: v < 500, " ms"),
         h.Goal(f"seed: `get_businesses_for_enrichment` of {PAGE} under 500 ms (slowest call, "
-             f"offset 0, {CAMPAIGN_ROWS:,}-business campaign)", slowest("lg.page.off0.client"),
+             f"offset 0, {CAMPAIGN_ROWS:,}-business campaign)", h.worst("lg.page.off0.client"),
              lambda v: v < 500, " ms"),
     ],
 )

@@ -98,7 +98,7 @@ SECTION = h.Section(
              lambda v: v >= GOAL, digits=3),
         h.Goal("metrics on: one transaction_metrics row per call, on its campaign (after the "
              "client's close); metrics off: none",
-             lambda res: [0.0 if r.check else 1.0 for r in res.get(ON, []) + res.get(OFF, [])],
+             h.exact(ON, OFF),
              lambda v: v == 1, every=True, per=" runs exact"),
     ],
 )

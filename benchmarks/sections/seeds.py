@@ -64,10 +64,6 @@ def measure(b: h.Bench, r: int) -> None:
         b.record("seed.classify", h.Run(spent, sum(spent), len(spent), check="; ".join(wrong)))
 
 
-def worst(key: str) -> Callable[[h.Results], list[float]]:
-    return h.of(key, lambda r: r.worst)
-
-
 def below(limit: float) -> Callable[[float], bool]:
     return lambda v: v < limit
 
@@ -102,7 +98,7 @@ SECTION = h.Section(
         h.Row("seed.health", "`HealthMonitor.check()`"),
         h.Row("seed.classify", "`classify()` of an envelope or a `CampaignDBError`")])],
     seeds=[
-        *(h.Seed("003", f"`{f}` {words}", f"{SLOWEST} {shape}", worst(f"fn.{f}.client"),
+        *(h.Seed("003", f"`{f}` {words}", f"{SLOWEST} {shape}", h.worst(f"fn.{f}.client"),
                below(limit)) for f, words, limit, shape in (
             ("create_campaign_with_coverage", "under 500 ms (for 100 ZIP codes)", 500,
              "100 ZIP codes"),
@@ -114,7 +110,7 @@ SECTION = h.Section(
             ("update_email_verification", "under 50 ms", 50, "one verdict"))),
         h.Seed("003", "`get_businesses_for_enrichment` under 500 ms (100 businesses)",
              f"{SLOWEST} a page of 100 at offset 0 of a 100,000-business campaign",
-             worst("lg.page.off0.client"), below(500)),
+             h.worst("lg.page.off0.client"), below(500)),
         h.Seed("003", "`track_campaign_cost` under 100 ms; \"100 concurrent cost tracking "
              "operations\"", "p99 with 100 concurrent callers, a campaign each, pool of 20",
              h.p("conc.client.100x20", 99), below(100)),
@@ -145,11 +141,11 @@ SECTION = h.Section(
              "whose totals are not exact", failures("conc.client.100x20"), below(0.5), "", 0),
         h.Seed("002", "\"< 1 second rollback time for failed operations\"", "slowest failed "
              "`insert_businesses_batch` of 10,000 (9,999 rows written, then undone)",
-             worst("seed.failed_batch"), below(1000), digits=0),
+             h.worst("seed.failed_batch"), below(1000), digits=0),
         h.Seed("004", "`classifyDatabaseError()` under 1 ms", "p99 of `classify()`",
              h.p("seed.classify", 99), below(1), digits=4),
         h.Seed("004", "`performHealthCheck()` about 200 ms", "slowest `HealthMonitor.check()`",
-             worst("seed.health"), lambda v: v <= 200),
+             h.worst("seed.health"), lambda v: v <= 200),
         h.Seed("004", "scheduled health checks under 5 ms per minute", "`HealthMonitor.start("
              "interval_s=60)`: one check a minute, so the median check", h.p("seed.health", 50),
              below(5), digits=2),
