@@ -324,7 +324,7 @@ def token_mint(
     except ValueError as exc:
         raise typer.BadParameter(f"not a uuid among {', '.join(workspace)}",
                                  param_hint="--workspace") from exc
-    claims = {"aud": "campaigndb"} if aud else {}
+    claims: dict[str, Any] = {"aud": "campaigndb"} if aud else {}
     try:
         print(mint_token(secret, ids[0] if len(ids) == 1 else ids, ttl_s=ttl, **claims))
     except ValueError as exc:  # a secret shorter than 32 bytes, more than 100 workspaces
