@@ -1,6 +1,6 @@
 """The tenancy attacks and the allowed calls of test_tenancy.py again, on a database deployed
-(`alembic upgrade head`) by an owner that is NOT a superuser (with CREATEROLE, as the
-migrations need; docs/deploy.md).  Forced row level security then applies to the SECURITY
+(`alembic upgrade head`) by an owner that is NOT a superuser, with and without CREATEROLE
+(docs/tenancy.md, "Owner setups").  Forced row level security then applies to the SECURITY
 DEFINER functions too: every API function must still work for a service login and for a
 bound tenant, and still isolate.  The superuser connection (`su`) only sets up and reads the
 fingerprints."""
@@ -37,14 +37,16 @@ def refusals() -> frozenset[str]:
     return frozenset({"42501", "P0002", "23503"})
 
 
-@pytest.fixture(scope="module")
-def direct_dsn() -> Iterator[str]:
-    """A fresh database owned by a CREATEROLE, non-superuser login, migrated by it; the
-    superuser DSN of it (as the other modules' direct_dsn)."""
+@pytest.fixture(scope="module", params=["CREATEROLE", "NOCREATEROLE"])
+def direct_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database owned by a non-superuser login, migrated by it; the superuser DSN of
+    it (as the other modules' direct_dsn).  NOCREATEROLE: the group roles exist already
+    (the suite's template was migrated first), which is when such an owner can deploy."""
     owner = f"t_owner_{uuid.uuid4().hex[:6]}"
     with admin_connect() as admin:
         admin.autocommit = True
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(owner)))
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN {}").format(
+            sql.Identifier(owner), sql.SQL(request.param)))
     name = f"campaigndb_owner_{uuid.uuid4().hex[:8]}"
     url = create_database(name)
     with psycopg.connect(url, autocommit=True) as conn:
