@@ -18,13 +18,13 @@ from rich.console import Console
 from campaigndb_dev.embedded import EmbeddedError, EmbeddedServer, dev_dsn, project_root
 from campaigndb_dev.exits import run_main
 from campaigndb_dev.migrate_cli import migrate_app
+from campaigndb_dev.token_cli import token_app
 
 app = typer.Typer(help="campaigndb: atomic campaign functions for PostgreSQL", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded local PostgreSQL (used when no DSN is set)",
                      no_args_is_help=True)
 dev_app = typer.Typer(help="Developer tools", no_args_is_help=True)
 kpi_app = typer.Typer(help="Daily KPI rows and monthly summaries", no_args_is_help=True)
-token_app = typer.Typer(help="Workspace tokens (docs/tenancy.md)", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(token_app, name="token")
@@ -283,52 +283,6 @@ def bench(quick: Annotated[bool, typer.Option(help="fewer repeats")] = False) ->
     command = [sys.executable, str(root / "benchmarks" / "bench.py")]
     command += ["--quick"] if quick else []
     raise typer.Exit(subprocess.call(command, cwd=root))
-
-
-# -- token ----------------------------------------------------------------------
-SECRET_ENV = "CAMPAIGNDB_TOKEN_SECRET"
-
-
-@token_app.command("mint")
-def token_mint(
-    workspace: Annotated[list[str], typer.Option(
-        "--workspace", "-w", help="workspace uuid (repeat for a token naming several)")],
-    ttl: Annotated[int, typer.Option(help="seconds until it expires")] = 300,
-    aud: Annotated[bool, typer.Option("--aud/--no-aud",
-                                      help="add the claim aud: campaigndb")] = False,
-    secret_file: Annotated[Path | None, typer.Option(
-        help=f"read the secret from this file (default: ${SECRET_ENV})")] = None,
-) -> None:
-    """Print a workspace token signed with the secret an admin stored with
-    rotate_token_secret (the database cannot give it back, so the admin supplies it: the
-    environment variable CAMPAIGNDB_TOKEN_SECRET or --secret-file, never the command line)."""
-    import os
-    import uuid
-
-    from campaigndb import mint_token
-
-    if secret_file is not None:
-        try:
-            secret = secret_file.read_text().strip()
-        except OSError as exc:
-            raise typer.BadParameter(f"cannot read {secret_file}: {exc.strerror}",
-                                     param_hint="--secret-file") from exc
-    else:
-        secret = os.environ.get(SECRET_ENV, "")
-    if not secret:
-        raise typer.BadParameter(f"no secret: set {SECRET_ENV} or pass --secret-file")
-    if ttl < 1:
-        raise typer.BadParameter("must be at least 1 second", param_hint="--ttl")
-    try:
-        ids = [str(uuid.UUID(w)) for w in workspace]
-    except ValueError as exc:
-        raise typer.BadParameter(f"not a uuid among {', '.join(workspace)}",
-                                 param_hint="--workspace") from exc
-    claims: dict[str, Any] = {"aud": "campaigndb"} if aud else {}
-    try:
-        print(mint_token(secret, ids[0] if len(ids) == 1 else ids, ttl_s=ttl, **claims))
-    except ValueError as exc:  # a secret shorter than 32 bytes, more than 100 workspaces
-        raise typer.BadParameter(str(exc)) from exc
 
 
 # -- dev ------------------------------------------------------------------------

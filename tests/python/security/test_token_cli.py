@@ -15,7 +15,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from campaigndb import Client
-from campaigndb_dev.cli import SECRET_ENV, main
+from campaigndb_dev.cli import main
+from campaigndb_dev.token_cli import SECRET_ENV
 
 SECRET = "token-cli-test-secret-" + "z" * 24
 
