@@ -18,6 +18,7 @@ from rich.console import Console
 from campaigndb_dev.embedded import EmbeddedError, EmbeddedServer, dev_dsn, project_root
 from campaigndb_dev.exits import run_main
 from campaigndb_dev.migrate_cli import migrate_app
+from campaigndb_dev.token_cli import token_app
 
 app = typer.Typer(help="campaigndb: atomic campaign functions for PostgreSQL", no_args_is_help=True)
 db_app = typer.Typer(help="The embedded local PostgreSQL (used when no DSN is set)",
@@ -26,6 +27,7 @@ dev_app = typer.Typer(help="Developer tools", no_args_is_help=True)
 kpi_app = typer.Typer(help="Daily KPI rows and monthly summaries", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(kpi_app, name="kpi")
+app.add_typer(token_app, name="token")
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(dev_app, name="dev")
 console = Console()

@@ -6,11 +6,17 @@
 -- checked first, against every stored secret (rotation keeps the previous one), with
 -- HMAC-SHA256 built from pg_catalog.sha256 and the stored pads, so no extension is needed
 -- and nothing resolves through the caller's search_path.
+-- Revision 0009: the usual token (the header JWT libraries write, claims workspace_id, exp,
+-- iat) is accepted by one query and one test; every other token takes the full checks, as
+-- before.  Each statement a PL/pgSQL function runs costs its set-up once per transaction,
+-- which is what a call pays (docs/tenancy.md, "Cost"); plan_cache_mode: the query's
+-- parameter is the token, and a custom plan for each token would be planned on every call.
 CREATE OR REPLACE FUNCTION campaigndb.token_workspaces(p_token text)
 RETURNS uuid[]
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $function$
 DECLARE
     c_uuid   constant text := '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$';
@@ -24,6 +30,34 @@ DECLARE
     v_why    text;
 BEGIN
     BEGIN
+        -- the usual token: the header {"alg":"HS256","typ":"JWT"} as JWT libraries encode
+        -- it (either key order), the signature over everything before the last dot; the
+        -- claims are decoded only for a secret whose MAC matched (projection follows the
+        -- WHERE clause), and must be workspace_id, exp and iat only, well formed, unexpired
+        SELECT convert_from(decode(rpad(translate(substr(p_token, 38, length(p_token) - 81),
+                                                  '-_', '+/'),
+                                        ((length(p_token) - 81 + 3) / 4) * 4, '='), 'base64'),
+                            'UTF8')::jsonb
+          INTO v_claims
+          FROM campaigndb.token_secrets AS s
+         WHERE left(p_token, 37) IN ('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.',
+                                     'eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.')
+           AND length(p_token) BETWEEN 82 AND 16384
+           AND substr(p_token, length(p_token) - 43, 1) = '.'
+           AND sha256(sha256(s.outer_pad || sha256(s.inner_pad || convert_to(
+                   left(p_token, length(p_token) - 44), 'UTF8'))))
+               = sha256(decode(translate(right(p_token, 43), '-_', '+/') || '=', 'base64'))
+         LIMIT 1;
+        IF jsonb_typeof(v_claims) = 'object'
+           AND v_claims - 'workspace_id' - 'exp' - 'iat' = '{}'
+           AND jsonb_typeof(v_claims -> 'exp') = 'number'
+           AND (v_claims ->> 'exp')::numeric > extract(epoch FROM now())
+           AND COALESCE(jsonb_typeof(v_claims -> 'iat'), 'number') = 'number'
+           AND jsonb_typeof(v_claims -> 'workspace_id') = 'string'
+           AND (v_claims ->> 'workspace_id') ~ c_uuid THEN
+            RETURN ARRAY[(v_claims ->> 'workspace_id')::uuid];
+        END IF;
+        -- any other token: the full checks, each with its reason
         IF length(p_token) > 16384
            OR p_token !~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$' THEN
             RAISE EXCEPTION 'not a compact HS256 JWT' USING ERRCODE = 'CD002';
@@ -76,7 +110,11 @@ BEGIN
             RAISE EXCEPTION '%', v_why USING ERRCODE = 'CD002';
         END IF;
     EXCEPTION WHEN OTHERS THEN  -- malformed base64, UTF-8, JSON or claim, or a check above
-        v_why := CASE WHEN SQLSTATE = 'CD002' THEN SQLERRM ELSE 'malformed token' END;
+        v_why := CASE WHEN SQLSTATE = 'CD002' THEN SQLERRM
+                      WHEN length(p_token) > 16384
+                           OR p_token !~ '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$'
+                          THEN 'not a compact HS256 JWT'  -- the query above hit it first
+                      ELSE 'malformed token' END;
         RAISE EXCEPTION 'workspace token refused: %', v_why USING ERRCODE = '42501';
     END;
 

@@ -4,13 +4,14 @@
 -- Everything runs in one transaction that is rolled back.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(25);
+SELECT plan(31);
 
 -- HS256 in SQL, for the test only: header.payload signed with p_secret
 CREATE FUNCTION pg_temp.b64url(p bytea) RETURNS text LANGUAGE sql AS $$
     SELECT rtrim(translate(replace(encode(p, 'base64'), E'\n', ''), '+/', '-_'), '=') $$;
-CREATE FUNCTION pg_temp.mint(p_secret text, p_claims jsonb,
-                             p_header jsonb DEFAULT '{"alg": "HS256", "typ": "JWT"}')
+-- (mint_compact: the JSON texts as given, e.g. compact as JWT libraries write them)
+CREATE FUNCTION pg_temp.mint_compact(p_secret text, p_claims text,
+                                     p_header text DEFAULT '{"alg":"HS256","typ":"JWT"}')
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     v_key bytea := convert_to(p_secret, 'UTF8');
@@ -22,10 +23,13 @@ BEGIN
         v_in := set_byte(v_in, i, get_byte(v_key, i) # 54);
         v_out := set_byte(v_out, i, get_byte(v_key, i) # 92);
     END LOOP;
-    v_signed := pg_temp.b64url(convert_to(p_header::text, 'UTF8')) || '.'
-                || pg_temp.b64url(convert_to(p_claims::text, 'UTF8'));
+    v_signed := pg_temp.b64url(convert_to(p_header, 'UTF8')) || '.'
+                || pg_temp.b64url(convert_to(p_claims, 'UTF8'));
     RETURN v_signed || '.' || pg_temp.b64url(sha256(v_out || sha256(v_in || convert_to(v_signed, 'UTF8'))));
 END $$;
+CREATE FUNCTION pg_temp.mint(p_secret text, p_claims jsonb,
+                             p_header jsonb DEFAULT '{"alg": "HS256", "typ": "JWT"}')
+RETURNS text LANGUAGE sql AS $$ SELECT pg_temp.mint_compact(p_secret, p_claims::text, p_header::text) $$;
 
 CREATE TEMP TABLE w ON COMMIT DROP AS
 SELECT (public.create_workspace('tenancy a') ->> 'workspace_id')::uuid AS a,
@@ -108,6 +112,30 @@ SELECT throws_ok(format('SELECT campaigndb.token_workspaces(%L)', t.alg_none), '
                  'workspace token refused: bad signature', 'alg none: refused') FROM t;
 SELECT throws_ok($$SELECT campaigndb.token_workspaces('a.b.c')$$, '42501',
                  'workspace token refused: not a compact HS256 JWT', 'garbage: refused');
+
+-- The usual token as JWT libraries write it (compact JSON): revision 0009's one-query path
+SELECT is(campaigndb.token_workspaces(pg_temp.mint_compact(repeat('k', 40),
+              format('{"exp":4102444800,"iat":1,"workspace_id":"%s"}', w.a))),
+          ARRAY[w.a], 'the usual token (compact JSON) grants its workspace') FROM w;
+SELECT is(campaigndb.token_workspaces(pg_temp.mint_compact(repeat('k', 40),
+              format('{"workspace_id":"%s","exp":4102444800}', w.a), '{"typ":"JWT","alg":"HS256"}')),
+          ARRAY[w.a], 'the usual token, header keys in the other order, grants its workspace') FROM w;
+SELECT throws_ok(format('SELECT campaigndb.token_workspaces(%L)', pg_temp.mint_compact(repeat('k', 40),
+                     format('{"exp":1000,"workspace_id":"%s"}', w.b))), '42501',
+                 'workspace token refused: expired', 'the usual token, expired: refused') FROM w;
+SELECT throws_ok(format('SELECT campaigndb.token_workspaces(%L)', pg_temp.mint_compact(repeat('z', 40),
+                     format('{"exp":4102444800,"workspace_id":"%s"}', w.b))), '42501',
+                 'workspace token refused: bad signature', 'the usual token, another secret: refused') FROM w;
+SELECT throws_ok(format('SELECT campaigndb.token_workspaces(%L)', pg_temp.mint_compact(repeat('k', 40),
+                     '{"exp":4102444800,"workspace_id":"not-a-uuid"}')), '42501',
+                 'workspace token refused: workspace_id must be a uuid',
+                 'the usual token, workspace_id not a uuid: refused');
+SELECT throws_ok(format('SELECT campaigndb.token_workspaces(%L)',
+                        overlay(tok PLACING 'A' FROM length(tok) - 43 FOR 1)), '42501',
+                 'workspace token refused: not a compact HS256 JWT',
+                 'the usual token with its last dot replaced: refused')
+  FROM w, LATERAL (SELECT pg_temp.mint_compact(repeat('k', 40),
+                       format('{"exp":4102444800,"workspace_id":"%s"}', w.a)) AS tok) AS m;
 
 -- ===========================================================================================
 -- A tenant of A, as its own login

@@ -137,20 +137,28 @@ def call_sql(name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return f"SELECT * FROM public.{name}({rendered})", values
 
 
-def refused(answer: Any) -> bool:
-    """42501 raised or in the envelope, per element for a batch, or no rows at all."""
+def refused(answer: Any, codes: frozenset[str] = frozenset({"42501"})) -> bool:
+    """42501 (or another of `codes`) raised or in the envelope, per element for a batch,
+    or no rows at all."""
     if isinstance(answer, str):
-        return answer == "42501"
+        return answer in codes
     if answer == []:
         return True
     if len(answer) == 1 and isinstance(answer[0][0], dict):
         envelope = answer[0][0]
-        if envelope.get("error_code") == "42501":
+        if envelope.get("error_code") in codes:
             return True
         failures = envelope.get("failures")
         return bool(envelope.get("success") and envelope.get("updated") == 0 and failures
-                    and all(f["error_code"] == "42501" for f in failures))
+                    and all(f["error_code"] in codes for f in failures))
     return False
+
+
+@pytest.fixture(scope="module")
+def refusals() -> frozenset[str]:
+    """What a refused attack may answer: 42501.  (With a non-superuser owner, forced RLS
+    hides B's rows from the functions first: "not found", test_tenancy_owner.py.)"""
+    return frozenset({"42501"})
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +303,7 @@ def test_every_function_has_an_attack(world: dict[str, Any],
 def test_tenant_of_a_cannot_touch_b(
     su: psycopg.Connection[Any], world: dict[str, Any], logins: dict[str, str],
     connect_as: Callable[..., psycopg.Connection[Any]], function: str, mode: str,
+    refusals: frozenset[str],
 ) -> None:
     b = world["b"]["workspace"]
     statement, values = call_sql(function, calls_on(world["b"])[function])
@@ -335,7 +344,7 @@ def test_tenant_of_a_cannot_touch_b(
         su.execute("DELETE FROM campaigndb.transaction_metrics WHERE operation_name = 'evil'")
         after = fingerprint(su)
     else:
-        assert refused(answer), (mode, function, answer)
+        assert refused(answer, refusals), (mode, function, answer)
     assert after == before, (mode, function)
 
 
