@@ -1,6 +1,7 @@
 """Safe at first contact: rejected calls against successful ones, a 1,000,000-element argument,
-cost tracking during statistics recounts, and serialization retries between callers on
-different campaigns (docs/benchmarks.md, "First contact"; docs/limits.md)."""
+cost tracking during statistics recounts, serialization retries between callers on different
+campaigns (docs/benchmarks.md, "First contact"; docs/limits.md), and what the client adds to
+a page read and a cost call (docs/client.md, "Where a call's time goes")."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import harness as h
+import psycopg
 
 from campaigndb import Client
 from sections.hot_row import NON_HOT, cost_attempt
@@ -23,7 +25,22 @@ REJECTED_CALLS, WARMUP = (300, 60), 5
 HUGE = 1_000_000
 RECOUNT = (1_000_000, 100_000), 10, (100, 40)  # businesses, trackers, calls per tracker
 RETRY_SHAPES, RETRY_CALLS = ((10, 10), (100, 20), (100, 100)), (30, 12)  # (callers, pool)
+READ_CALLS, PAGE = (400, 150), 100
 Params = Callable[[int], dict[str, Any]]
+# the function's own query for 'facebook' (sql/functions/get_businesses_for_enrichment.sql)
+RAW_PAGE = ("SELECT b.id, b.campaign_id, b.zip_code, b.place_id, b.name, b.address, b.city,"
+            " b.state, b.phone, b.website, b.category, b.email, b.facebook_url, b.linkedin_url,"
+            " b.email_verification_status FROM campaigndb.gmaps_businesses AS b"
+            " WHERE b.campaign_id = %s AND b.id > %s AND b.facebook_enriched_at IS NULL"
+            " ORDER BY b.id LIMIT %s OFFSET %s")
+# what the client sends, written by hand: one message, one round trip
+FN_PAGE = ("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY; SELECT * FROM"
+           " public.get_businesses_for_enrichment(p_campaign_id => %s::uuid, p_enrichment_type"
+           " => %s::varchar, p_limit => %s::integer, p_offset => %s::integer, p_after_id =>"
+           " %s::uuid); COMMIT")
+COST = ("BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT public.track_campaign_cost(p_campaign_id =>"
+        " %s::uuid, p_service => %s::varchar, p_items_processed => %s::integer, p_cost_usd =>"
+        " %s::numeric, p_metadata => %s::jsonb, p_idempotency_key => %s::text); COMMIT")
 FRESH = ("SELECT count(*), count(*) FILTER (WHERE email <> ''), count(*) FILTER (WHERE"
          " facebook_url <> '') FROM campaigndb.gmaps_businesses WHERE campaign_id = %s")
 SEED = ("INSERT INTO campaigndb.gmaps_businesses (campaign_id, zip_code, place_id, name, email,"
@@ -264,7 +281,56 @@ def retries(b: h.Bench, r: int) -> None:
         run.extra["non_hot"] = non_hot(b) - before
 
 
+def reads(b: h.Bench, r: int) -> None:
+    """A page of 100 and a cost call: through the client, the same message sent by hand,
+    and (pages) the function's own SELECT sent raw, the ways interleaved call by call."""
+    ws = b.workspace(f"read path r{r}")
+    cid = b.campaigns(1, f"read path r{r}", ws)[0]
+    b.setup.call("insert_businesses_batch", p_campaign_id=cid, p_zip_code="10001", p_businesses=[
+        {"place_id": f"rp{i}", "name": f"Business {i}", "address": f"{i} Main St",
+         "city": "New York", "state": "NY", "phone": "555-0100",
+         "website": "https://example.com", "category": "food",
+         "email": f"b{i}@example.com"} for i in range(4 * PAGE)])
+    b.admin.execute("VACUUM (ANALYZE) campaigndb.gmaps_businesses")
+    want = [row[0] for row in b.admin.execute(
+        "SELECT id FROM campaigndb.gmaps_businesses WHERE campaign_id = %s ORDER BY id LIMIT %s",
+        (cid, PAGE))]
+    with b.client(1) as db, b.bare(autocommit=True) as raw, \
+            b.bare(autocommit=True, prepare_threshold=None) as by_hand, h.quiet():
+        hand = psycopg.ClientCursor(by_hand)
+
+        def page(ids: list[Any]) -> str:
+            return "" if ids == want else "page differs from the campaign's first ids"
+
+        def fn_page(i: int) -> str:
+            hand.execute(FN_PAGE, (cid, "facebook", PAGE, 0, None))
+            hand.nextset()
+            return page([row[0] for row in hand.fetchall()])
+
+        def cost_by_hand(i: int) -> str:
+            hand.execute(COST, (cid, "fc", 1, Decimal("0.01"), "{}", str(uuid.uuid4())))
+            hand.nextset()
+            rows = hand.fetchall()
+            return "" if rows and rows[0][0].get("success") else f"answered {rows}"
+
+        def cost_client(i: int) -> str:
+            got = db.track_campaign_cost(cid, "fc", 1, Decimal("0.01"))
+            return "" if got.cost_id else "no cost id"
+
+        ways: dict[str, Callable[[int], object]] = {
+            "page.raw": lambda i: page([row[0] for row in raw.execute(
+                RAW_PAGE, (cid, uuid.UUID(int=0), PAGE, 0)).fetchall()]),
+            "page.hand": fn_page,
+            "page.client": lambda i: page([row.id for row in db.get_businesses_for_enrichment(
+                cid, "facebook", PAGE, 0)]),
+            "cost.hand": cost_by_hand, "cost.client": cost_client}
+        runs = h.interleave(ways, b.n(READ_CALLS), WARMUP, turn=r)
+    for way, run in runs.items():
+        b.record(f"fc.read.{way}", run)
+
+
 def measure(b: h.Bench, r: int) -> None:
+    reads(b, r)
     rejected(b, r)
     huge(b, r)
     recount(b, r)
@@ -304,6 +370,17 @@ SECTION = h.Section(
           "calls during recounts of a large campaign; retries between different campaigns.",
     measure=measure,
     tables=[
+        h.Table([h.CALLS, h.P50, h.P50_X, h.P99, h.CHECK], [
+            h.Row("fc.read.page.raw", f"a page of {PAGE}: the function's own SELECT, raw, "
+                                      "prepared (floor)"),
+            h.Row("fc.read.page.hand", "the function by hand: the client's message, bare "
+                                       "connection", "fc.read.page.raw"),
+            h.Row("fc.read.page.client", "`Client.get_businesses_for_enrichment`",
+                  "fc.read.page.raw"),
+            h.Row("fc.read.cost.hand", "`track_campaign_cost` by hand: the client's message, "
+                                       "bare connection (floor)"),
+            h.Row("fc.read.cost.client", "`Client.track_campaign_cost`", "fc.read.cost.hand")],
+            "What the client adds: a page read and a cost call, the ways interleaved"),
         h.Table([h.CALLS, h.P50, h.P50_X, h.P99, h.CHECK], lambda res: [
             h.Row(key, f"`{key.split('.', 2)[2]}` rejected", key.replace(".rejected.", ".ok."))
             for key in res if key.startswith("fc.rejected.")],
@@ -333,6 +410,12 @@ SECTION = h.Section(
                 "Serialization retries between callers on different campaigns"),
     ],
     goals=[
+        h.Goal(f"a page of {PAGE} through the client ≤ 1.3× the raw SELECT (p50)",
+               h.over(h.p("fc.read.page.client", 50), h.p("fc.read.page.raw", 50)),
+               lambda v: v <= 1.3),
+        h.Goal("`track_campaign_cost` through the client ≤ 1.1× by hand (p50)",
+               h.over(h.p("fc.read.cost.client", 50), h.p("fc.read.cost.hand", 50)),
+               lambda v: v <= 1.1),
         h.Goal("rejected ÷ successful p50 ≤ 1.5× for every write function (worst shown)",
                worst_rejected, lambda v: v <= 1.5),
         h.Goal(f"a {HUGE:,}-element argument refused within 1 s", huge_values(lambda r: r.ms),

@@ -4,7 +4,7 @@
 -- Everything runs in one transaction that is rolled back.
 BEGIN;
 \ir lib/helpers.psql
-SELECT plan(31);
+SELECT plan(34);
 
 -- HS256 in SQL, for the test only: header.payload signed with p_secret
 CREATE FUNCTION pg_temp.b64url(p bytea) RETURNS text LANGUAGE sql AS $$
@@ -173,6 +173,23 @@ SELECT is(public.track_campaign_cost(c.b, 's', 1, 999, '{}') ->> 'error_code', '
 SELECT set_config('campaigndb.token', t.other_secret, true) FROM t;
 SELECT is(public.track_campaign_cost(c.b, 's', 1, 999, '{}') ->> 'error_code', '42501',
           'a token of another secret: refused') FROM c;
+RESET SESSION AUTHORIZATION;
+
+-- session_kind keeps its query's plan for the session (revision 0010), never its answer:
+-- a membership granted or revoked counts from the next call, in the same session.
+CREATE ROLE pgtap_switch LOGIN IN ROLE campaigndb_app;
+CREATE FUNCTION pg_temp.kind() RETURNS text LANGUAGE sql SECURITY DEFINER
+    AS 'SELECT campaigndb.session_kind()';
+SET SESSION AUTHORIZATION pgtap_switch;
+SELECT is(pg_temp.kind(), 'service', 'session_kind: a member of campaigndb_app is service');
+RESET SESSION AUTHORIZATION;
+GRANT campaigndb_tenant TO pgtap_switch;
+SET SESSION AUTHORIZATION pgtap_switch;
+SELECT is(pg_temp.kind(), 'tenant', 'session_kind: granted a tenant role, the same session is a tenant');
+RESET SESSION AUTHORIZATION;
+REVOKE campaigndb_tenant, campaigndb_app FROM pgtap_switch;
+SET SESSION AUTHORIZATION pgtap_switch;
+SELECT is(pg_temp.kind(), NULL, 'session_kind: with both revoked, neither');
 RESET SESSION AUTHORIZATION;
 
 SELECT * FROM finish();
