@@ -84,9 +84,11 @@ def main() -> None:
             current = run([str(venv / "bin" / "alembic"), "-c", ini, "current"], **outside)
             print(f"deployed from the wheel: {current.stdout.strip()}")
             # a user's own test with the plugin the wheel registers (docs/testing-your-code.md)
-            run([str(venv / "bin" / "pip"), "install", "-q", "pytest"])
+            run([str(venv / "bin" / "pip"), "install", "-q", f"{wheel}[testing]"])
             example = work / "test_my_scraper.py"
             example.write_text((ROOT / "docs" / "examples" / "test_my_scraper.py").read_text())
+            (work / "pytest.ini").write_text(
+                "[pytest]\nasyncio_default_fixture_loop_scope = function\n")
             env["CAMPAIGNDB_TEST_DSN"] = server_dsn()
             tested = run([str(venv / "bin" / "python"), "-m", "pytest", "-q",
                           "-p", "no:cacheprovider", str(example)], **outside)

@@ -8,13 +8,16 @@ under CAMPAIGNDB_PG_MAJOR=18.
 from __future__ import annotations
 
 import os
+from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
-import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from campaigndb.settings import Settings
 from campaigndb_dev.embedded import EmbeddedServer
+
+if TYPE_CHECKING:
+    from pytest_postgresql.janitor import DatabaseJanitor
 
 TEST_CLUSTER = "test"
 
@@ -41,25 +44,34 @@ def dsn_for(database: str, base: str | None = None) -> str:
     return make_conninfo("", **params)
 
 
-def admin_connect(base: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(dsn_for("postgres", base), autocommit=True)
+def janitor(name: str, base: str | None = None, *, template: str | None = None,
+            as_template: bool = False) -> DatabaseJanitor:
+    """pytest-postgresql's DatabaseJanitor for database `name` on base's server (default:
+    server_dsn()): `init()` creates it (cloned from `template`), `drop()` ends its sessions
+    and drops it, `load(callable)` fills it."""
+    from pytest_postgresql.janitor import DatabaseJanitor  # the [testing] extra
+
+    params = conninfo_to_dict(base or server_dsn())
+    # a part the DSN leaves out stays None: psycopg omits it, so libpq's default applies
+    # (PGHOST, PGPORT, PGUSER, PGPASSWORD, the socket), as for the DSN itself
+    return DatabaseJanitor(user=cast(str, params.get("user")),
+                           password=cast("str | None", params.get("password")),
+                           host=cast(str, params.get("host")),
+                           port=cast(str, params.get("port")), dbname=name,
+                           template_dbname=template, as_template=as_template)
 
 
-def drop_database(name: str, base: str | None = None) -> None:
-    with admin_connect(base) as conn:
-        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(statement.format(sql.Identifier(name)))
+def drop_database(name: str, base: str | None = None, *, as_template: bool = False) -> None:
+    janitor(name, base, as_template=as_template).drop()
 
 
-def create_database(name: str, template: str | None = None, base: str | None = None) -> str:
+def create_database(name: str, template: str | None = None, base: str | None = None, *,
+                    as_template: bool = False) -> str:
     """A fresh database `name` (dropped first if it exists) on base's server (default:
     server_dsn()), empty or cloned from `template`; its DSN."""
-    drop_database(name, base)
-    with admin_connect(base) as conn:
-        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
-        conn.execute(statement)
+    fresh = janitor(name, base, template=template, as_template=as_template)
+    fresh.drop()
+    fresh.init()
     return dsn_for(name, base)
 
 
@@ -79,10 +91,20 @@ def migrate(dsn: str, revision: str = "head", *, down: bool = False) -> None:
         command.upgrade(config, revision)
 
 
-def migrated_database(name: str) -> str:
-    dsn = create_database(name)
-    migrate(dsn)
-    return dsn
+def migrated_database(name: str, base: str | None = None, *,
+                      as_template: bool = False) -> str:
+    """A fresh database `name` with the schema deployed (`alembic upgrade head`, as the
+    janitor's load step); `as_template`: marked a template, to be cloned."""
+    fresh = janitor(name, base, as_template=as_template)
+    fresh.drop()
+    fresh.init()
+    fresh.load(partial(_load_schema, base))
+    return dsn_for(name, base)
+
+
+def _load_schema(base: str | None, *, dbname: str, **_: Any) -> None:
+    # the janitor passes host, port, user, password apart: the base DSN keeps the rest
+    migrate(dsn_for(dbname, base))
 
 
 def unique_name(prefix: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from campaigndb import Client
+import pytest
+
+from campaigndb import AsyncClient, Client
 
 
 def save_places(db: Client, workspace_name: str, places: list[dict[str, Any]]) -> int:
@@ -33,3 +35,21 @@ def test_every_test_starts_empty(campaigndb_dsn: str) -> None:
 
     with psycopg.connect(campaigndb_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM campaigndb.gmaps_businesses").fetchone() == (0,)
+
+
+async def places_to_enrich(db: AsyncClient, workspace_name: str, count: int) -> list[str]:
+    """Asynchronous code under test: an enricher's queue after a scrape."""
+    workspace = await db.create_workspace(workspace_name)
+    campaign = await db.create_campaign_with_coverage(
+        {"workspace_id": workspace.workspace_id, "name": "Dentists"}, ["10001"])
+    await db.insert_businesses_batch(
+        campaign.campaign_id, "10001",
+        [{"place_id": f"p{i}", "name": f"Dentist {i}"} for i in range(count)])
+    return [b.name async for b in db.iter_businesses_for_enrichment(
+        campaign.campaign_id, "linkedin", page_size=2)]
+
+
+@pytest.mark.asyncio
+async def test_the_async_client(campaigndb_async_client: AsyncClient) -> None:
+    names = await places_to_enrich(campaigndb_async_client, "Async agency", 5)
+    assert sorted(names) == [f"Dentist {i}" for i in range(5)]

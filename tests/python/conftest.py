@@ -1,5 +1,7 @@
-"""Shared fixtures: one server per session (the embedded "test" cluster, or CAMPAIGNDB_DSN's
-server), one database migrated by `alembic upgrade head` as a template, cloned per module.
+"""Shared fixtures, built on the package's own pytest plugin (campaigndb_dev.pytest_plugin,
+docs/testing-your-code.md): one server per session (the embedded "test" cluster, or
+CAMPAIGNDB_DSN's server: `campaigndb_server_dsn` is overridden here), the plugin's template
+database migrated once, cloned per module (`campaigndb_module_dsn`) for the fixtures below.
 
 With CAMPAIGNDB_TEST_PGBOUNCER=1 the suite runs through PgBouncer: a throwaway PgBouncer in
 transaction pooling mode (campaigndb_dev.pgbouncer) fronts the server, `dsn` (and so `client`,
@@ -21,7 +23,7 @@ import pytest
 
 from campaigndb import Client
 from campaigndb_dev.pgbouncer import PgBouncer
-from campaigndb_dev.testing import create_database, drop_database, migrated_database, server_dsn
+from campaigndb_dev.testing import server_dsn
 
 from .citus_support import citus_dsn, create_cluster_database, drop_cluster_database
 
@@ -72,21 +74,17 @@ def _direct(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="session")
-def template_name() -> Iterator[str]:
-    if citus_dsn():
-        yield ""  # no template on Citus: each module's database is migrated on the cluster
-        return
-    name = f"campaigndb_tpl_{os.getpid()}"
-    migrated_database(name)
-    yield name
-    drop_database(name)
+def campaigndb_server_dsn() -> str:
+    """The plugin's server: this suite's (CAMPAIGNDB_DSN's server, else the embedded test
+    cluster; the plugin itself reads CAMPAIGNDB_TEST_DSN only)."""
+    return server_dsn()
 
 
 @pytest.fixture(scope="session")
-def pgbouncer() -> Iterator[PgBouncer]:
+def pgbouncer(campaigndb_server_dsn: str) -> Iterator[PgBouncer]:
     """A PgBouncer (transaction pooling, 5 server connections per database) in front of the
     test server, for the whole session: started at the first test that asks for it."""
-    with PgBouncer.in_front_of(server_dsn(), pool_size=5) as bouncer:
+    with PgBouncer.in_front_of(campaigndb_server_dsn, pool_size=5) as bouncer:
         yield bouncer
 
 
@@ -111,20 +109,19 @@ def _direct_session_settings(request: pytest.FixtureRequest,
 
 
 @pytest.fixture(scope="module")
-def direct_dsn(template_name: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A database of this module's own, cloned from the migrated template (its server's
+def direct_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of this module's own, the plugin's `campaigndb_module_dsn` (its server's
     own DSN, never through PgBouncer).  Under CAMPAIGNDB_CITUS_DSN: a database created and
-    migrated on every node of that Citus cluster (tests/python/citus_support.py)."""
-    name = f"campaigndb_t_{os.getpid()}_{abs(hash(request.module.__name__)) % 10**8}"
+    migrated on every node of that Citus cluster (tests/python/citus_support.py; no template
+    there)."""
     coordinator = citus_dsn()
-    if coordinator:
-        url = create_cluster_database(coordinator, name)
-        yield url
-        drop_cluster_database(coordinator, name)
+    if not coordinator:
+        yield request.getfixturevalue("campaigndb_module_dsn")
         return
-    url = create_database(name, template=template_name)
+    name = f"campaigndb_t_{os.getpid()}_{abs(hash(request.module.__name__)) % 10**8}"
+    url = create_cluster_database(coordinator, name)
     yield url
-    drop_database(name)
+    drop_cluster_database(coordinator, name)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Alembic history: up, down, up again; every single step; no drift from the declared sources."""
+"""Alembic history compared catalog by catalog: up, down, up again; every single step; no drift
+from the declared sources (pytest-alembic's standard checks: test_alembic_standard.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,23 +91,9 @@ def owned_objects(dsn: str) -> int:
         1 for row in snapshot["schemas"] if row[0] == "campaigndb")
 
 
-@pytest.fixture()
-def empty_db(request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"campaigndb_mig_{os.getpid()}_{request.node.name[:20].lower()}"
-    name = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name)
-    yield create_database(name)
-    drop_database(name)
-
-
 def revisions() -> list[str]:
     script = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini")))
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
-
-
-def test_single_head_and_linear_history() -> None:
-    script = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini")))
-    assert len(script.get_heads()) == 1
-    assert revisions()[0] == "0001_foundation"
 
 
 def test_upgrade_downgrade_upgrade(empty_db: str) -> None:
