@@ -89,7 +89,8 @@ def start() -> str:
         return nodes[0].url()
     READY.unlink(missing_ok=True)
     for node in nodes:
-        node.down(destroy=True)
+        if node.exists():
+            node.down(destroy=True)
     urls = [node.up() for node in nodes]
     prepare_database(urls[0], urls[1:])
     READY.write_text(urls[0] + "\n")
@@ -100,7 +101,9 @@ def start() -> str:
 def stop(destroy: bool) -> None:
     READY.unlink(missing_ok=True)
     for name in reversed(NODES):
-        CitusNode(name).down(destroy=destroy)
+        node = CitusNode(name)
+        if node.exists():
+            node.down(destroy=destroy)
 
 
 def status() -> dict[str, object]:

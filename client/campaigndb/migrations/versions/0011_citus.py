@@ -1,0 +1,36 @@
+"""Citus: on a Citus coordinator, the distributed layout of docs/scale-out.md (reference
+tables, tables distributed by campaign in one colocation group, campaign-keyed functions
+delegated to the campaign's worker); on plain PostgreSQL only the two function changes
+below.  Redefines insert_businesses_batch (its DO UPDATE SET uses a timestamp computed once:
+Citus refuses now() there) and create_campaign_with_coverage (refuses, 23505, a campaign id
+another workspace holds where the per-workspace key (workspace_id, request_id) is absent,
+as on Citus).
+
+Revision ID: 0011_citus
+Revises: 0008_first_contact
+Create Date: 2026-12-05
+
+Applies the SQL frozen in migrations/frozen/0011_citus/ (sql/citus/layout.sql: a block that
+does nothing unless the citus extension exists).  Irreversible on a Citus cluster (0A000).
+"""
+
+from pathlib import Path
+
+from campaigndb.migration_support import apply_frozen
+
+revision = "0011_citus"
+down_revision = "0008_first_contact"
+branch_labels = None
+depends_on = None
+
+FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
+UPGRADE_SHA256 = "ed9aa7b791ae987d166b036abeae7a51f94824574bfc7b2880972fcbd54c50f9"
+DOWNGRADE_SHA256 = "0f81f2f01534ada888a413362e3671b9fb8f48da3f65babd143c0d4fa31ec911"
+
+
+def upgrade() -> None:
+    apply_frozen(FROZEN / "upgrade.sql", UPGRADE_SHA256)
+
+
+def downgrade() -> None:
+    apply_frozen(FROZEN / "downgrade.sql", DOWNGRADE_SHA256)
