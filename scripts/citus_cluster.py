@@ -40,6 +40,17 @@ CITUS_SETTINGS = {
     # Node-to-node connections on loopback without TLS (the server's HOME may hold no
     # client certificate it can read).
     "citus.node_conninfo": "'sslmode=disable'",
+    # Node-to-node connections stay bounded (docs/scale-out.md, "Connections"): a session
+    # opens at most one connection per worker (multi-shard statements run their shards one
+    # after another on it), keeps at most one idle per worker after its transaction, and all
+    # sessions of a node together hold at most max_shared_pool_size per worker (more wait).
+    "max_connections": "200",
+    "citus.max_adaptive_executor_pool_size": "1",
+    "citus.max_cached_conns_per_worker": "1",
+    "citus.max_shared_pool_size": "120",
+    # Fewer shards than the default 32: every test module's database distributes its tables
+    # again, and 4 shards per worker still spread campaigns over both.
+    "citus.shard_count": "8",
 }
 
 

@@ -78,8 +78,11 @@ BEGIN
             'OR %I = ANY (campaigndb.caller_workspaces(false)))',
             v_table, CASE v_table WHEN 'workspaces' THEN 'id' ELSE 'workspace_id' END);
     END LOOP;
+    -- transaction_metrics stays a plain table, but its policy must not name campaigns
+    -- either: Citus would send every query of the table to a worker, which lacks it.
     FOREACH v_table IN ARRAY ARRAY['gmaps_campaign_coverage', 'gmaps_businesses',
-                                   'gmaps_api_costs', 'daily_kpi_data', 'campaign_summaries']
+                                   'gmaps_api_costs', 'daily_kpi_data', 'campaign_summaries',
+                                   'transaction_metrics']
     LOOP
         EXECUTE pg_catalog.format('DROP POLICY workspace_isolation ON campaigndb.%I', v_table);
         EXECUTE pg_catalog.format(

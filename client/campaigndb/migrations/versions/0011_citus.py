@@ -1,10 +1,11 @@
 """Citus: on a Citus coordinator, the distributed layout of docs/scale-out.md (reference
 tables, tables distributed by campaign in one colocation group, campaign-keyed functions
 delegated to the campaign's worker); on plain PostgreSQL only the two function changes
-below.  Redefines insert_businesses_batch (its DO UPDATE SET uses a timestamp computed once:
-Citus refuses now() there) and create_campaign_with_coverage (refuses, 23505, a campaign id
-another workspace holds where the per-workspace key (workspace_id, request_id) is absent,
-as on Citus).
+below.  Redefines insert_businesses_batch, register_n8n_workflow and upsert_daily_kpi_batch
+(their DO UPDATE SET uses a timestamp computed once: Citus refuses now() there; the KPI
+batch also looks for missing campaigns without a subquery correlated with unnest), and
+create_campaign_with_coverage (refuses, 23505, a campaign id another workspace holds where
+the per-workspace key (workspace_id, request_id) is absent, as on Citus).
 
 Revision ID: 0011_citus
 Revises: 0008_first_contact
@@ -24,8 +25,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "ed9aa7b791ae987d166b036abeae7a51f94824574bfc7b2880972fcbd54c50f9"
-DOWNGRADE_SHA256 = "0f81f2f01534ada888a413362e3671b9fb8f48da3f65babd143c0d4fa31ec911"
+UPGRADE_SHA256 = "550fb97ca8b8b6b98f9ac7267e02dec47774489693f289909b3a219f603ff3e0"
+DOWNGRADE_SHA256 = "cb22b0698ae064701eaf62084a1e799186fac4a9bd7a2611cfb47f8903076d0e"
 
 
 def upgrade() -> None:

@@ -464,3 +464,406 @@ $function$;
 
 REVOKE ALL ON FUNCTION public.insert_businesses_batch(uuid, varchar, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.insert_businesses_batch(uuid, varchar, jsonb) TO campaigndb_app;
+
+-- register_n8n_workflow as revision 0008_first_contact left it
+-- register_n8n_workflow: register (or update) a workspace's n8n workflow.
+-- Keyed by (workspace_id, n8n_workflow_id): registering again with the same values answers
+-- the same workflow_id with replayed: true; with other values it updates name, type and
+-- status (a redeploy) and answers updated: true.  Each change writes an audit row.
+-- Isolation: READ COMMITTED; one INSERT ... ON CONFLICT DO UPDATE.
+-- SQLSTATEs in the envelope: 23502, 22023, 23503 (workspace missing), 23514 (unknown
+-- campaign type or deployment status), 42501.
+-- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
+CREATE OR REPLACE FUNCTION public.register_n8n_workflow(
+    p_workspace_id       uuid,
+    p_n8n_workflow_id    text,
+    p_name               text,
+    p_campaign_type      text,
+    p_deployment_status  text DEFAULT 'active')
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_id        uuid;
+    v_inserted  boolean;
+    v_changed   boolean := true;
+    v_state text; v_msg text; v_detail text; v_hint text;
+    v_constraint text; v_column text; v_table text;
+BEGIN
+    IF p_workspace_id IS NULL THEN
+        RAISE EXCEPTION 'p_workspace_id is required' USING ERRCODE = '23502', COLUMN = 'workspace_id';
+    ELSIF p_n8n_workflow_id IS NULL OR p_n8n_workflow_id ~ '^\s*$' THEN
+        RAISE EXCEPTION 'p_n8n_workflow_id is required'
+              USING ERRCODE = '23502', COLUMN = 'n8n_workflow_id';
+    ELSIF p_name IS NULL OR p_name ~ '^\s*$' THEN
+        RAISE EXCEPTION 'p_name is required' USING ERRCODE = '23502', COLUMN = 'name';
+    ELSIF p_campaign_type IS NULL THEN
+        RAISE EXCEPTION 'p_campaign_type is required' USING ERRCODE = '23502', COLUMN = 'campaign_type';
+    ELSIF length(p_n8n_workflow_id) > 200 OR length(p_name) > 200 THEN
+        RAISE EXCEPTION 'p_n8n_workflow_id and p_name are limited to 200 characters'
+              USING ERRCODE = '22023';
+    END IF;
+    PERFORM campaigndb.assert_workspace_access(p_workspace_id, 'workspace ' || p_workspace_id);
+    IF NOT EXISTS (SELECT 1 FROM campaigndb.workspaces AS w WHERE w.id = p_workspace_id) THEN
+        RAISE EXCEPTION 'workspace % does not exist', p_workspace_id
+              USING ERRCODE = '23503', CONSTRAINT = 'workspace_n8n_workflows_workspace_id_fkey',
+                    TABLE = 'workspace_n8n_workflows', COLUMN = 'workspace_id';
+    END IF;
+
+    INSERT INTO campaigndb.workspace_n8n_workflows AS w
+           (workspace_id, n8n_workflow_id, name, campaign_type, deployment_status)
+    VALUES (p_workspace_id, p_n8n_workflow_id, p_name, p_campaign_type,
+            COALESCE(p_deployment_status, 'active'))
+    ON CONFLICT (workspace_id, n8n_workflow_id) DO UPDATE
+       SET name = EXCLUDED.name,
+           campaign_type = EXCLUDED.campaign_type,
+           deployment_status = EXCLUDED.deployment_status,
+           updated_at = now()
+     WHERE (w.name, w.campaign_type, w.deployment_status)
+           IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.campaign_type, EXCLUDED.deployment_status)
+    RETURNING w.id, (w.xmax = 0) INTO v_id, v_inserted;
+
+    IF v_id IS NULL THEN  -- registered before with the same values
+        v_changed := false;
+        SELECT w.id INTO v_id FROM campaigndb.workspace_n8n_workflows AS w
+         WHERE w.workspace_id = p_workspace_id AND w.n8n_workflow_id = p_n8n_workflow_id;
+    ELSE
+        INSERT INTO campaigndb.workflow_deployment_history
+               (workspace_id, workflow_id, event_type, details)
+        VALUES (p_workspace_id, v_id,
+                CASE WHEN v_inserted THEN 'workflow_registered' ELSE 'workflow_updated' END,
+                jsonb_build_object('n8n_workflow_id', p_n8n_workflow_id, 'name', p_name,
+                                   'campaign_type', p_campaign_type,
+                                   'deployment_status', COALESCE(p_deployment_status, 'active')));
+    END IF;
+
+    RETURN campaigndb.envelope_ok(jsonb_build_object(
+        'workflow_id', v_id, 'replayed', NOT v_changed,
+        'updated', v_changed AND NOT COALESCE(v_inserted, false)));
+EXCEPTION
+    WHEN transaction_rollback THEN
+        RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
+    WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT,
+            v_constraint = CONSTRAINT_NAME, v_column = COLUMN_NAME, v_table = TABLE_NAME;
+        RETURN campaigndb.envelope_error(v_state, v_msg, v_detail, v_hint,
+                                         v_constraint, v_column, v_table);
+END
+$function$;
+
+REVOKE ALL ON FUNCTION public.register_n8n_workflow(uuid, text, text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.register_n8n_workflow(uuid, text, text, text, text)
+    TO campaigndb_app;
+
+-- upsert_daily_kpi_batch as revision 0008_first_contact left it
+-- upsert_daily_kpi_batch: save a batch of daily KPI rows and its collection_log row, in one
+-- transaction: either both are saved or neither is.
+--
+-- p_rows: a JSON array (at most 10,000 elements, 54000) of objects with exactly the keys
+-- campaign_id (uuid string), kpi_date ('YYYY-MM-DD'), platform (1-32 characters, stored
+-- trimmed and lower-case), impressions, clicks, conversions (whole numbers >= 0) and spend,
+-- revenue (numbers >= 0 and < 1e10, or numeric strings; stored to 4 decimals).  Every key is
+-- required: a row states the whole day of one platform, and a missing metric is an error
+-- (23502) rather than a silent 0.  Unknown keys are refused (22023): a misspelt metric must
+-- not vanish.  Two elements for the same (campaign_id, kpi_date, platform): 23505.
+-- Upsert on (campaign_id, kpi_date, platform): a new key is inserted, an existing one with
+-- other figures is replaced, an identical one is left alone (counted in `unchanged`).
+-- p_source: who collected the rows (1-100 characters), stored on the rows and the log.
+-- Validation runs over the whole batch before anything is written; the first bad element is
+-- named by its index.  Unknown campaign: P0002; another workspace than the bound one: 42501.
+--
+-- Idempotency: p_idempotency_key (optional).  A repeat with the same key and the same
+-- p_rows/p_source answers the first call's result with replayed: true and writes nothing;
+-- same key, other parameters: 23505.  The key lives on the collection_log row.
+-- Isolation: READ COMMITTED.  Rows are written in key order, so overlapping batches lock
+-- them in the same order and do not deadlock.
+-- SQLSTATEs in the envelope: 23502, 22023, 22P02, 22007, 22003, 23505, 54000, P0002, 42501.
+-- SECURITY DEFINER: callers hold EXECUTE only, no table privileges.
+CREATE OR REPLACE FUNCTION public.upsert_daily_kpi_batch(
+    p_rows             jsonb,
+    p_source           text,
+    p_idempotency_key  text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    c_max_rows      constant integer := 10000;
+    c_keys          constant text[] := ARRAY['campaign_id', 'kpi_date', 'platform',
+                                             'impressions', 'clicks', 'spend', 'conversions',
+                                             'revenue'];
+    v_scope         uuid[];
+    v_source        text := btrim(p_source);
+    v_hash          text;
+    v_problem       text;
+    v_missing       uuid;
+    v_campaigns     uuid[];
+    v_workspaces    uuid[];
+    v_inserted      integer;
+    v_updated       integer;
+    v_first_date    date;
+    v_last_date     date;
+    v_result        jsonb;
+    v_log_id        bigint;
+    v_state text; v_msg text; v_detail text; v_hint text;
+    v_constraint text; v_column text; v_table text;
+BEGIN
+    -- here, not in DECLARE: a malformed binding must reach the handler below (22023)
+    v_scope := campaigndb.caller_workspaces(true);
+    IF p_rows IS NULL THEN
+        RAISE EXCEPTION 'p_rows is required' USING ERRCODE = '23502', COLUMN = 'rows';
+    ELSIF jsonb_typeof(p_rows) <> 'array' THEN
+        RAISE EXCEPTION 'p_rows must be a JSON array, got %', jsonb_typeof(p_rows)
+              USING ERRCODE = '22023', COLUMN = 'rows';
+    ELSIF jsonb_array_length(p_rows) > c_max_rows THEN
+        RAISE EXCEPTION 'p_rows holds % elements; the limit is % per call',
+                        jsonb_array_length(p_rows), c_max_rows
+              USING ERRCODE = '54000', HINT = 'send the rows in several batches';
+    ELSIF v_source IS NULL OR v_source = '' THEN
+        RAISE EXCEPTION 'p_source is required' USING ERRCODE = '23502', COLUMN = 'source';
+    ELSIF length(v_source) > 100 THEN
+        RAISE EXCEPTION 'p_source is longer than 100 characters'
+              USING ERRCODE = '22023', COLUMN = 'source';
+    ELSIF p_idempotency_key IS NOT NULL AND length(p_idempotency_key) NOT BETWEEN 1 AND 200 THEN
+        RAISE EXCEPTION 'p_idempotency_key must be 1 to 200 characters'
+              USING ERRCODE = '22023', COLUMN = 'idempotency_key';
+    END IF;
+
+    v_hash := md5(jsonb_build_array('upsert_daily_kpi_batch', p_rows, v_source)::text);
+    IF p_idempotency_key IS NOT NULL THEN
+        -- a replay is answered before any work (a concurrent twin is caught at the log
+        -- insert below)
+        PERFORM FROM campaigndb.collection_log AS l
+         WHERE l.idempotency_key = p_idempotency_key
+           AND (v_scope IS NULL OR l.workspace_id = ANY (v_scope));
+        IF FOUND THEN
+            RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
+        END IF;
+    END IF;
+
+    -- Validate every element before writing anything; name the first bad one.  A cheap pass
+    -- first answers for the whole batch (exactly as strict as the query below, which is
+    -- three times slower: it must say which element and field are wrong); only when it
+    -- finds something does that query look for the first culprit.  (Each check reads the
+    -- JSON value without casting, so no cast error can escape with a vaguer text.)
+    IF EXISTS (
+        SELECT 1 FROM jsonb_array_elements(p_rows) AS e(v)
+         WHERE CASE WHEN jsonb_typeof(e.v) <> 'object' THEN true ELSE
+                  e.v - c_keys <> '{}'::jsonb OR NOT e.v ?& c_keys
+               OR jsonb_typeof(e.v -> 'campaign_id') <> 'string'
+               OR (e.v ->> 'campaign_id') !~ '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$'
+               OR jsonb_typeof(e.v -> 'kpi_date') <> 'string'
+               OR (e.v ->> 'kpi_date') !~ '^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+               OR jsonb_typeof(e.v -> 'platform') <> 'string'
+               OR length(btrim(e.v ->> 'platform')) NOT BETWEEN 1 AND 32
+               OR jsonb_typeof(e.v -> 'impressions') <> 'number'
+               OR jsonb_typeof(e.v -> 'clicks') <> 'number'
+               OR jsonb_typeof(e.v -> 'conversions') <> 'number'
+               OR (e.v ->> 'impressions') !~ '^[0-9]{1,18}(\.0+)?$'
+               OR (e.v ->> 'clicks') !~ '^[0-9]{1,18}(\.0+)?$'
+               OR (e.v ->> 'conversions') !~ '^[0-9]{1,18}(\.0+)?$'
+               OR jsonb_typeof(e.v -> 'spend') NOT IN ('number', 'string')
+               OR (e.v ->> 'spend') !~ '^\s*[0-9]{1,10}(\.[0-9]+)?\s*$'
+               OR jsonb_typeof(e.v -> 'revenue') NOT IN ('number', 'string')
+               OR (e.v ->> 'revenue') !~ '^\s*[0-9]{1,10}(\.[0-9]+)?\s*$'
+               END)
+       -- a date of the right shape that does not exist (2026-02-30): datetime() fails
+       OR jsonb_path_exists(p_rows, 'strict $[*] ? ((@.kpi_date.datetime("YYYY-MM-DD")
+                                                    == @.kpi_date.datetime("YYYY-MM-DD")) is unknown)')
+    THEN
+    SELECT p.problem INTO v_problem
+      FROM (SELECT e.ord, CASE
+              WHEN jsonb_typeof(e.v) <> 'object' THEN
+                format('22023p_rows[%s] must be an object, got %s', e.ord - 1, jsonb_typeof(e.v))
+              WHEN e.v - c_keys <> '{}'::jsonb THEN
+                format('22023p_rows[%s] has an unknown key %s; the keys are %s', e.ord - 1,
+                       (SELECT quote_literal(min(k)) FROM jsonb_object_keys(e.v - c_keys) AS k),
+                       array_to_string(c_keys, ', '))
+              WHEN miss.key IS NOT NULL THEN
+                format('23502p_rows[%s].%s is required', e.ord - 1, miss.key)
+              WHEN jsonb_typeof(e.v -> 'campaign_id') <> 'string' THEN
+                format('22023p_rows[%s].campaign_id must be a string, got %s', e.ord - 1,
+                       jsonb_typeof(e.v -> 'campaign_id'))
+              WHEN (e.v ->> 'campaign_id') !~ '^[0-9A-Fa-f]{8}-?([0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}$' THEN
+                format('22P02p_rows[%s].campaign_id is not a uuid: %s', e.ord - 1,
+                       quote_literal(left(e.v ->> 'campaign_id', 80)))
+              WHEN jsonb_typeof(e.v -> 'kpi_date') <> 'string' THEN
+                format('22023p_rows[%s].kpi_date must be a string YYYY-MM-DD, got %s', e.ord - 1,
+                       jsonb_typeof(e.v -> 'kpi_date'))
+              WHEN (e.v ->> 'kpi_date') !~ '^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+                   OR substr(e.v ->> 'kpi_date', 9, 2)::integer > extract(day FROM
+                        date_trunc('month', (substr(e.v ->> 'kpi_date', 1, 7) || '-01')::date)
+                        + interval '1 month - 1 day') THEN
+                format('22007p_rows[%s].kpi_date is not a date YYYY-MM-DD: %s', e.ord - 1,
+                       quote_literal(left(e.v ->> 'kpi_date', 40)))
+              WHEN jsonb_typeof(e.v -> 'platform') <> 'string' THEN
+                format('22023p_rows[%s].platform must be a string, got %s', e.ord - 1,
+                       jsonb_typeof(e.v -> 'platform'))
+              WHEN length(btrim(e.v ->> 'platform')) NOT BETWEEN 1 AND 32 THEN
+                format('22023p_rows[%s].platform must be 1 to 32 characters', e.ord - 1)
+              WHEN bad.key IS NOT NULL THEN
+                format('%sp_rows[%s].%s must be %s, got %s',
+                       CASE WHEN jsonb_typeof(e.v -> bad.key) = CASE bad.kind
+                                       WHEN 'count' THEN 'number' ELSE jsonb_typeof(e.v -> bad.key) END
+                                 AND (e.v ->> bad.key) ~ CASE bad.kind
+                                       WHEN 'count' THEN '^[0-9]+(\.0+)?$'
+                                       ELSE '^\s*[0-9]+(\.[0-9]+)?\s*$' END
+                            THEN '22003'  -- the right kind of number, too large
+                            ELSE '22023' END,
+                       e.ord - 1, bad.key,
+                       CASE bad.kind WHEN 'count' THEN 'a whole number from 0 to 10^18'
+                                     ELSE 'a number from 0 to below 10^10' END,
+                       left(e.v ->> bad.key, 40))
+            END AS problem
+              FROM jsonb_array_elements(p_rows) WITH ORDINALITY AS e(v, ord)
+              LEFT JOIN LATERAL (
+                    SELECT k.key FROM unnest(c_keys) WITH ORDINALITY AS k(key, n)
+                     WHERE jsonb_typeof(e.v) = 'object'
+                       AND COALESCE(jsonb_typeof(e.v -> k.key), 'null') = 'null'
+                     ORDER BY k.n LIMIT 1) AS miss ON true
+              LEFT JOIN LATERAL (
+                    SELECT f.key, f.kind
+                      FROM (VALUES (1, 'impressions', 'count'), (2, 'clicks', 'count'),
+                                   (3, 'spend', 'money'), (4, 'conversions', 'count'),
+                                   (5, 'revenue', 'money')) AS f(n, key, kind)
+                     WHERE jsonb_typeof(e.v) = 'object'
+                       AND NOT CASE f.kind
+                             WHEN 'count' THEN jsonb_typeof(e.v -> f.key) = 'number'
+                                  AND (e.v ->> f.key) ~ '^[0-9]{1,18}(\.0+)?$'
+                             ELSE jsonb_typeof(e.v -> f.key) IN ('number', 'string')
+                                  AND (e.v ->> f.key) ~ '^\s*[0-9]{1,10}(\.[0-9]+)?\s*$'
+                           END
+                     ORDER BY f.n LIMIT 1) AS bad ON true
+           ) AS p
+     WHERE p.problem IS NOT NULL
+     ORDER BY p.ord
+     LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', substr(v_problem, 6) USING ERRCODE = left(v_problem, 5);
+    END IF;
+    END IF;
+
+    -- One row per key: the upsert could not apply two, and which should win is unknowable.
+    SELECT format('p_rows[%s] and p_rows[%s] are both for campaign %s, %s, platform %s',
+                  d.ords[1] - 1, d.ords[2] - 1, d.campaign_id, d.kpi_date, d.platform)
+      INTO v_problem
+      FROM (SELECT r.campaign_id, r.kpi_date, lower(btrim(r.platform)) AS platform,
+                   array_agg(r.ord ORDER BY r.ord) AS ords
+              FROM ROWS FROM (jsonb_to_recordset(p_rows)
+                              AS (campaign_id uuid, kpi_date date, platform text))
+                   WITH ORDINALITY AS r(campaign_id, kpi_date, platform, ord)
+             GROUP BY 1, 2, 3
+            HAVING count(*) > 1) AS d
+     ORDER BY d.ords[2]
+     LIMIT 1;
+    IF v_problem IS NOT NULL THEN
+        RAISE EXCEPTION '%', v_problem USING ERRCODE = '23505',
+              CONSTRAINT = 'daily_kpi_data_pkey',
+              HINT = 'send one row per campaign, date and platform';
+    END IF;
+
+    -- Every campaign must exist, and be the bound workspace's when a workspace is bound
+    -- (one pass over the batch for its campaigns and dates).
+    SELECT array_agg(DISTINCT (x ->> 'campaign_id')::uuid), min((x ->> 'kpi_date')::date),
+           max((x ->> 'kpi_date')::date)
+      INTO v_campaigns, v_first_date, v_last_date
+      FROM jsonb_array_elements(p_rows) AS x;
+    SELECT r.id INTO v_missing
+      FROM unnest(v_campaigns) AS r(id)
+     WHERE NOT EXISTS (SELECT 1 FROM campaigndb.campaigns AS c WHERE c.id = r.id)
+     LIMIT 1;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'campaign % not found', v_missing
+              USING ERRCODE = 'P0002', TABLE = 'campaigns';
+    END IF;
+    SELECT array_agg(DISTINCT c.workspace_id) INTO v_workspaces
+      FROM campaigndb.campaigns AS c
+     WHERE c.id = ANY (v_campaigns);
+    IF v_scope IS NOT NULL AND NOT v_workspaces <@ v_scope THEN
+        PERFORM campaigndb.assert_workspace_access(c.workspace_id, 'campaign ' || c.id)
+           FROM campaigndb.campaigns AS c
+          WHERE c.id = ANY (v_campaigns) AND c.workspace_id <> ALL (v_scope);
+    ELSIF v_scope IS NOT NULL AND cardinality(v_workspaces) > 1
+          AND p_idempotency_key IS NOT NULL THEN
+        -- a key lives in one workspace: a bound session's keyed batch names one
+        RAISE EXCEPTION 'a batch with an idempotency key must stay within one workspace'
+              USING ERRCODE = '22023', COLUMN = 'idempotency_key';
+    END IF;
+
+    WITH src AS (
+        SELECT r.campaign_id, r.kpi_date, lower(btrim(r.platform)) AS platform,
+               r.impressions::bigint AS impressions, r.clicks::bigint AS clicks,
+               round(r.spend, 4) AS spend, r.conversions::bigint AS conversions,
+               round(r.revenue, 4) AS revenue
+          FROM jsonb_to_recordset(p_rows) AS r(campaign_id uuid, kpi_date date, platform text,
+                                               impressions numeric, clicks numeric,
+                                               spend numeric, conversions numeric,
+                                               revenue numeric)
+    ), upserted AS (
+        INSERT INTO campaigndb.daily_kpi_data AS d
+               (campaign_id, kpi_date, platform, impressions, clicks, spend, conversions,
+                revenue, source)
+        SELECT s.campaign_id, s.kpi_date, s.platform, s.impressions, s.clicks, s.spend,
+               s.conversions, s.revenue, v_source
+          FROM src AS s
+         ORDER BY s.campaign_id, s.kpi_date, s.platform
+        ON CONFLICT (campaign_id, kpi_date, platform) DO UPDATE
+           SET impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks,
+               spend = EXCLUDED.spend, conversions = EXCLUDED.conversions,
+               revenue = EXCLUDED.revenue, source = EXCLUDED.source, updated_at = now()
+         WHERE (EXCLUDED.impressions, EXCLUDED.clicks, EXCLUDED.spend, EXCLUDED.conversions,
+                EXCLUDED.revenue)
+               IS DISTINCT FROM (d.impressions, d.clicks, d.spend, d.conversions, d.revenue)
+        RETURNING (d.xmax = 0) AS inserted, d.kpi_date
+    )
+    SELECT count(*) FILTER (WHERE u.inserted), count(*) FILTER (WHERE NOT u.inserted)
+      INTO v_inserted, v_updated
+      FROM upserted AS u;
+
+    v_result := jsonb_build_object(
+        'upserted', v_inserted + v_updated, 'inserted', v_inserted, 'updated', v_updated,
+        'unchanged', jsonb_array_length(p_rows) - v_inserted - v_updated,
+        'first_date', v_first_date, 'last_date', v_last_date);
+    INSERT INTO campaigndb.collection_log
+           (workspace_id, job, period, status, rows_affected, started_at, finished_at, source,
+            idempotency_key, request_hash, result)
+    VALUES (CASE WHEN cardinality(v_workspaces) = 1 THEN v_workspaces[1]
+                 WHEN cardinality(v_scope) = 1 THEN v_scope[1] END,
+            'upsert_daily_kpi_batch',
+            CASE WHEN v_first_date IS NULL THEN NULL
+                 WHEN v_first_date = v_last_date THEN v_first_date::text
+                 ELSE v_first_date || '..' || v_last_date END,
+            'succeeded', v_inserted + v_updated, now(), clock_timestamp(), v_source,
+            p_idempotency_key, v_hash, v_result)
+    ON CONFLICT DO NOTHING  -- the key's index: (workspace_id, idempotency_key)
+    RETURNING id INTO v_log_id;
+    IF v_log_id IS NULL THEN
+        -- a concurrent call with the same key committed first: undo ours, answer its result
+        RAISE EXCEPTION 'idempotency key already used' USING ERRCODE = 'CD001';
+    END IF;
+
+    RETURN campaigndb.envelope_ok(v_result || jsonb_build_object(
+        'collection_log_id', v_log_id, 'replayed', false));
+EXCEPTION
+    WHEN transaction_rollback THEN
+        RAISE;  -- 40001/40P01 must reach the caller: the whole transaction is retried
+    WHEN SQLSTATE 'CD001' THEN
+        -- internal signal from above: the key is on a collection_log row already
+        RETURN campaigndb.collection_log_replay(p_idempotency_key, 'upsert_daily_kpi_batch', v_hash, 'batch');
+    WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
+            v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT,
+            v_constraint = CONSTRAINT_NAME, v_column = COLUMN_NAME, v_table = TABLE_NAME;
+        RETURN campaigndb.envelope_error(v_state, v_msg, v_detail, v_hint,
+                                         v_constraint, v_column, v_table);
+END
+$function$;
+
+REVOKE ALL ON FUNCTION public.upsert_daily_kpi_batch(jsonb, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION public.upsert_daily_kpi_batch(jsonb, text, text) TO campaigndb_app;
