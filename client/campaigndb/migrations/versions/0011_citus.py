@@ -1,9 +1,11 @@
 """Citus: on a Citus coordinator, the distributed layout of docs/scale-out.md (reference
 tables, tables distributed by campaign in one colocation group, campaign-keyed functions
-delegated to the campaign's worker); on plain PostgreSQL only the two function changes
-below.  Redefines insert_businesses_batch, register_n8n_workflow and upsert_daily_kpi_batch
-(their DO UPDATE SET uses a timestamp computed once: Citus refuses now() there; the KPI
-batch also looks for missing campaigns without a subquery correlated with unnest), and
+delegated to the campaign's worker); on plain PostgreSQL only the function changes
+below.  Redefines insert_businesses_batch, register_n8n_workflow, upsert_daily_kpi_batch
+and complete_campaign_execution (their DO UPDATE SET or UPDATE uses a timestamp computed
+once: Citus refuses now() and clock_timestamp() there; the KPI batch also looks for
+missing campaigns without a subquery
+correlated with unnest), and
 create_campaign_with_coverage (refuses, 23505, a campaign id another workspace holds where
 the per-workspace key (workspace_id, request_id) is absent, as on Citus).
 
@@ -25,8 +27,8 @@ branch_labels = None
 depends_on = None
 
 FROZEN = Path(__file__).resolve().parent.parent / "frozen" / revision
-UPGRADE_SHA256 = "550fb97ca8b8b6b98f9ac7267e02dec47774489693f289909b3a219f603ff3e0"
-DOWNGRADE_SHA256 = "cb22b0698ae064701eaf62084a1e799186fac4a9bd7a2611cfb47f8903076d0e"
+UPGRADE_SHA256 = "1616b97cc1e5035702a518e687eb3f40aff622155393eb6e0edef2ca8a2bc554"
+DOWNGRADE_SHA256 = "c3c6ae9ac39f5dd6c5ea4dd9546e969bc1a1fccbbaf09f9470747729b4ef6ca9"
 
 
 def upgrade() -> None:
