@@ -138,6 +138,7 @@ def main() -> int:
     print(f"throughput, {args.threads} callers on campaigns over both workers, Citus / single: "
           f"median {statistics.median(rate_ratio):.2f}x "
           f"[{min(rate_ratio):.2f}-{max(rate_ratio):.2f}]; totals exact")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 
 

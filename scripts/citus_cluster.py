@@ -40,6 +40,17 @@ CITUS_SETTINGS = {
     # Node-to-node connections on loopback without TLS (the server's HOME may hold no
     # client certificate it can read).
     "citus.node_conninfo": "'sslmode=disable'",
+    # Node-to-node connections stay bounded (docs/scale-out.md, "Connections"): a session
+    # opens at most one connection per worker (multi-shard statements run their shards one
+    # after another on it), keeps at most one idle per worker after its transaction, and all
+    # sessions of a node together hold at most max_shared_pool_size per worker (more wait).
+    "max_connections": "200",
+    "citus.max_adaptive_executor_pool_size": "1",
+    "citus.max_cached_conns_per_worker": "1",
+    "citus.max_shared_pool_size": "120",
+    # Fewer shards than the default 32: every test module's database distributes its tables
+    # again, and 4 shards per worker still spread campaigns over both.
+    "citus.shard_count": "8",
 }
 
 
@@ -89,7 +100,8 @@ def start() -> str:
         return nodes[0].url()
     READY.unlink(missing_ok=True)
     for node in nodes:
-        node.down(destroy=True)
+        if node.exists():
+            node.down(destroy=True)
     urls = [node.up() for node in nodes]
     prepare_database(urls[0], urls[1:])
     READY.write_text(urls[0] + "\n")
@@ -100,7 +112,9 @@ def start() -> str:
 def stop(destroy: bool) -> None:
     READY.unlink(missing_ok=True)
     for name in reversed(NODES):
-        CitusNode(name).down(destroy=destroy)
+        node = CitusNode(name)
+        if node.exists():
+            node.down(destroy=destroy)
 
 
 def status() -> dict[str, object]:

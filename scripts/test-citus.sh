@@ -23,8 +23,10 @@ echo "deploying on the coordinator: alembic upgrade head"
 "$py" scripts/citus_cluster.py layout
 
 status=0
+# Tests marked citus_incompatible assert what Citus cannot give by design; docs/scale-out.md
+# states what holds instead.
 "$py" -m pytest tests/python/integration tests/python/concurrency -p no:cacheprovider \
-    ${PYTEST_ARGS:-} || status=$?
+    -m "not citus_incompatible" ${PYTEST_ARGS:-} || status=$?
 if [[ $own -eq 1 ]]; then
     "$py" scripts/citus_cluster.py stop --destroy
     trap - EXIT

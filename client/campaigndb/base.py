@@ -65,6 +65,8 @@ class ClientBase(Operations, Generic[PoolT]):
     _owns_pool: bool
     _owns_recorder: bool
     _hot_rows: HotRows
+    #: whether the server is a Citus coordinator; None until the first call asks it
+    _citus: bool | None = None
     _specs: dict[str, FunctionSpec]
 
     def __init__(
@@ -155,19 +157,20 @@ class ClientBase(Operations, Generic[PoolT]):
                 options, statement_timeout_ms=self.settings.statement_timeout_ms)
         return options
 
-    def _plan(self, spec: FunctionSpec, params: dict[str, Any], args: dict[str, Any]
-              ) -> tuple[str, int, int | None]:
-        """One attempt's message: (SQL text, index of the call's result, lock key); see
-        statements.attempt.  `args` are the call's bound arguments (CallRun.args), quoted
-        client-side by psycopg's ClientCursor."""
+    def _plan(self, spec: FunctionSpec, params: dict[str, Any], args: dict[str, Any],
+              split: bool = False) -> tuple[str, str, int, int | None]:
+        """One attempt's message: (prefix, SQL text, index of the call's result, lock key);
+        see statements.attempt (split: the server is a Citus coordinator).  `args` are the
+        call's bound arguments (CallRun.args), quoted client-side by psycopg's
+        ClientCursor."""
         lock_key = None if self.settings.pgbouncer else self._hot_row(spec, params)
-        query, call_index = statements.attempt(
+        prefix, query, call_index = statements.attempt(
             spec.call_sql(tuple(args)), isolation=spec.isolation.value,
             read_only=spec.read_only, lock_key=lock_key,
             statement_timeout_ms=(self.settings.statement_timeout_ms
                                   if self.settings.pgbouncer else None),
-            workspace_id=self.workspace_id, token=self.settings.workspace_token)
-        return query, call_index, lock_key
+            workspace_id=self.workspace_id, token=self.settings.workspace_token, split=split)
+        return prefix, query, call_index, lock_key
 
     def _local_turn_key(self, spec: FunctionSpec, params: dict[str, Any]) -> int | None:
         """Behind PgBouncer: the hot row whose callers in this process take turns

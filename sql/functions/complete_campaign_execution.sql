@@ -22,6 +22,7 @@ DECLARE
     v_execution  campaigndb.n8n_campaign_executions%ROWTYPE;
     v_duration   integer;
     v_state text; v_msg text; v_detail text; v_hint text;
+    v_completed  timestamptz;
     v_constraint text; v_column text; v_table text;
 BEGIN
     IF p_execution_id IS NULL THEN
@@ -62,14 +63,17 @@ BEGIN
     END IF;
 
     -- capped at the integer column's limit (24.8 days): a stale execution can still finish
-    v_duration := LEAST(GREATEST(0, round(extract(epoch FROM clock_timestamp()
+    -- the clock read once, so that duration and completed_at agree, and outside the UPDATE:
+    -- Citus refuses volatile functions in an UPDATE of its tables
+    v_completed := clock_timestamp();
+    v_duration := LEAST(GREATEST(0, round(extract(epoch FROM v_completed
                                                         - v_execution.started_at) * 1000)),
                         2147483647)::integer;
     UPDATE campaigndb.n8n_campaign_executions AS e
        SET execution_status = p_status,
            result = p_result,
            error_message = p_error_message,
-           completed_at = clock_timestamp(),
+           completed_at = v_completed,
            duration_ms = v_duration
      WHERE e.id = p_execution_id;
 

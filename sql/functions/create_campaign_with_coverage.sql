@@ -11,7 +11,8 @@
 -- Idempotency: p_campaign_data.id, a key within the workspace (revision 0007); a repeat with
 -- the same id and the same input returns the first result with replayed: true; same id,
 -- other input: 23505.  The answer's campaign_id is the campaign's id: the requested one,
--- unless another workspace holds it (then a new one; nothing about it is revealed).
+-- unless another workspace holds it (then a new one; nothing about it is revealed; on a
+-- Citus cluster, where no key keeps such repeats exact, 23505 instead: docs/scale-out.md).
 -- SQLSTATEs in the envelope: 23502, 22023, 22P02, 23503 (workspace missing), 23514 (unknown
 -- status), 23505, 54000 (too many ZIPs or keywords), 42501 (bound to another workspace),
 -- 22003 (an estimated_cost of 1e12 or more).
@@ -202,6 +203,18 @@ BEGIN
               FROM campaigndb.gmaps_campaign_coverage AS g WHERE g.campaign_id = v_prior.id;
             RETURN campaigndb.envelope_ok(jsonb_build_object(
                 'campaign_id', v_prior.id, 'zip_count', v_zip_count, 'replayed', true));
+        END IF;
+        -- Another workspace holds the id.  A new id keeps repeats exact only while
+        -- (workspace_id, request_id) is unique; the Citus layout cannot keep that key
+        -- (docs/scale-out.md), so there the call is refused instead.
+        IF v_request_id IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_constraint AS k
+                WHERE k.conrelid = 'campaigndb.campaigns'::regclass
+                  AND k.conname = 'campaigns_workspace_request_id_key') THEN
+            RAISE EXCEPTION 'campaign id % is taken', v_request_id
+                  USING ERRCODE = '23505', CONSTRAINT = 'campaigns_pkey',
+                        HINT = 'on a Citus cluster a campaign id must be unique across '
+                               'workspaces; use a new id';
         END IF;
     END LOOP;
     IF v_campaign_id IS NULL THEN

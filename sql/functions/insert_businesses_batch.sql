@@ -28,6 +28,8 @@ DECLARE
     v_problem_code  text;
     v_inserted      integer;
     v_updated       integer;
+    -- once, not in the DO UPDATE SET: Citus plans that clause only with immutable functions
+    v_now           timestamptz := now();
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
@@ -168,7 +170,7 @@ BEGIN
                facebook_url  = COALESCE(EXCLUDED.facebook_url, b.facebook_url),
                linkedin_url  = COALESCE(EXCLUDED.linkedin_url, b.linkedin_url),
                raw_data      = COALESCE(EXCLUDED.raw_data, b.raw_data),
-               updated_at    = now()
+               updated_at    = v_now
          WHERE (EXCLUDED.name, COALESCE(EXCLUDED.address, b.address),
                 COALESCE(EXCLUDED.city, b.city), COALESCE(EXCLUDED.state, b.state),
                 COALESCE(EXCLUDED.phone, b.phone), COALESCE(EXCLUDED.website, b.website),

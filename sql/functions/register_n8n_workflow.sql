@@ -22,6 +22,8 @@ DECLARE
     v_id        uuid;
     v_inserted  boolean;
     v_changed   boolean := true;
+    -- once, not in the DO UPDATE SET: Citus plans that clause only with immutable functions
+    v_now       timestamptz := now();
     v_state text; v_msg text; v_detail text; v_hint text;
     v_constraint text; v_column text; v_table text;
 BEGIN
@@ -53,7 +55,7 @@ BEGIN
        SET name = EXCLUDED.name,
            campaign_type = EXCLUDED.campaign_type,
            deployment_status = EXCLUDED.deployment_status,
-           updated_at = now()
+           updated_at = v_now
      WHERE (w.name, w.campaign_type, w.deployment_status)
            IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.campaign_type, EXCLUDED.deployment_status)
     RETURNING w.id, (w.xmax = 0) INTO v_id, v_inserted;

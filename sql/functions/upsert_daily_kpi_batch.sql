@@ -33,6 +33,9 @@ DECLARE
     v_problem       text;
     v_missing       uuid;
     v_campaigns     uuid[];
+    v_found         uuid[];
+    -- once, not in the DO UPDATE SET: Citus plans that clause only with immutable functions
+    v_now           timestamptz := now();
     v_workspaces    uuid[];
     v_inserted      integer;
     v_updated       integer;
@@ -203,9 +206,12 @@ BEGIN
            max((x ->> 'kpi_date')::date)
       INTO v_campaigns, v_first_date, v_last_date
       FROM jsonb_array_elements(p_rows) AS x;
+    -- (no subquery correlated with unnest: Citus cannot plan one over a distributed table)
+    SELECT array_agg(c.id) INTO v_found
+      FROM campaigndb.campaigns AS c WHERE c.id = ANY (v_campaigns);
     SELECT r.id INTO v_missing
       FROM unnest(v_campaigns) AS r(id)
-     WHERE NOT EXISTS (SELECT 1 FROM campaigndb.campaigns AS c WHERE c.id = r.id)
+     WHERE r.id <> ALL (COALESCE(v_found, '{}'))
      LIMIT 1;
     IF v_missing IS NOT NULL THEN
         RAISE EXCEPTION 'campaign % not found', v_missing
@@ -245,7 +251,7 @@ BEGIN
         ON CONFLICT (campaign_id, kpi_date, platform) DO UPDATE
            SET impressions = EXCLUDED.impressions, clicks = EXCLUDED.clicks,
                spend = EXCLUDED.spend, conversions = EXCLUDED.conversions,
-               revenue = EXCLUDED.revenue, source = EXCLUDED.source, updated_at = now()
+               revenue = EXCLUDED.revenue, source = EXCLUDED.source, updated_at = v_now
          WHERE (EXCLUDED.impressions, EXCLUDED.clicks, EXCLUDED.spend, EXCLUDED.conversions,
                 EXCLUDED.revenue)
                IS DISTINCT FROM (d.impressions, d.clicks, d.spend, d.conversions, d.revenue)

@@ -27,7 +27,7 @@ from campaigndb.aio.pool import checkout, make_async_pool, probe_async
 from campaigndb.aio.replicas import AsyncReplicaSet
 from campaigndb.aio.transaction import AsyncTransaction, run_transaction
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
-from campaigndb.core import calls
+from campaigndb.core import calls, statements
 from campaigndb.core.exceptions import ConnectFailed, Envelope
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
@@ -124,9 +124,14 @@ class AsyncClient(ClientBase[psycopg_pool.AsyncConnectionPool]):
 
     async def _run(self, conn: psycopg.AsyncConnection[Any], run: CallRun) -> Envelope:
         spec, params = run.spec, run.params
-        query, call_index, lock_key = self._plan(spec, params, run.args)
+        if self._citus is None:
+            found = await (await conn.execute(statements.IS_CITUS)).fetchone()
+            self._citus = found is not None
+        prefix, query, call_index, lock_key = self._plan(spec, params, run.args, self._citus)
         try:
             async with psycopg.AsyncClientCursor(conn) as cursor:
+                if prefix:
+                    await cursor.execute(prefix)
                 await cursor.execute(query, run.args)
                 for _ in range(call_index):
                     cursor.nextset()

@@ -1,7 +1,8 @@
 """Errors: one mapping from SQLSTATE and server diagnostics to envelopes and typed exceptions.
 
 Nothing here parses message text: the SQLSTATE (`exc.sqlstate`) and the server's
-diagnostics (`exc.diag`) carry everything.
+diagnostics (`exc.diag`) carry everything, but for one Citus message without a SQLSTATE of
+its own (`sqlstate_of`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ def envelope_ok(fields: dict[str, Any]) -> Envelope:
             **fields}
 
 
+#: Citus reports a transaction that a worker failed to commit (a serialization failure there,
+#: say) as XX000 with this message: the cluster aborted it as a whole, so it is retried as the
+#: serialization failure it is (docs/scale-out.md).  The one message read here: Citus gives
+#: it no SQLSTATE of its own.
+CITUS_COMMIT_FAILED = "could not commit transaction for shard "
+
+
+def sqlstate_of(exc: psycopg.Error) -> str | None:
+    """The SQLSTATE an error is classified by: its own, but 40001 for Citus's failed commit."""
+    if exc.sqlstate == "XX000" and (exc.diag.message_primary or "").startswith(
+            CITUS_COMMIT_FAILED):
+        return "40001"
+    return exc.sqlstate
+
+
 def envelope_from_exception(exc: BaseException) -> Envelope:
     """The contract's failure envelope for an exception raised by the server or the driver."""
     if isinstance(exc, psycopg_pool.PoolTimeout):
@@ -49,7 +65,7 @@ def envelope_from_exception(exc: BaseException) -> Envelope:
         message = f"no database connection became free in time: {exc}"
         detail: dict[str, str] = {}
     elif isinstance(exc, psycopg.Error):
-        sqlstate = exc.sqlstate
+        sqlstate = sqlstate_of(exc)
         if sqlstate is None and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
             sqlstate = CONNECTION_LOST
         diag = exc.diag

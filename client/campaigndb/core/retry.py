@@ -17,7 +17,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from campaigndb.core.errors import envelope_from_exception
+from campaigndb.core.errors import envelope_from_exception, sqlstate_of
 from campaigndb.core.exceptions import CampaignDBError, TransactionTimeout
 from campaigndb.core.sqlstates import is_retryable
 
@@ -49,7 +49,7 @@ def is_retryable_failure(exc: BaseException) -> bool:
     if isinstance(exc, CampaignDBError):
         return exc.retryable and not isinstance(exc, TransactionTimeout)
     if isinstance(exc, psycopg.Error):
-        code = exc.sqlstate
+        code = sqlstate_of(exc)
         if code is None:
             return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
         return is_retryable(code)

@@ -74,9 +74,13 @@ def hot_row_unlock(key: int) -> str:
     return f"SELECT pg_catalog.pg_advisory_unlock({HOT_ROW_LOCK_NAMESPACE}, {int(key)})"
 
 
+#: Whether the server is a Citus coordinator (asked once per client: see `attempt`'s split).
+IS_CITUS = "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus'"
+
+
 def attempt(call: str, *, isolation: str, read_only: bool, lock_key: int | None,
             statement_timeout_ms: int | None, workspace_id: str | None,
-            token: str | None = None) -> tuple[str, int]:
+            token: str | None = None, split: bool = False) -> tuple[str, str, int]:
     """One call's whole transaction as one simple-protocol message (one round trip):
     (its text, the index of the call's result among the statements).
 
@@ -85,6 +89,11 @@ def attempt(call: str, *, isolation: str, read_only: bool, lock_key: int | None,
     roll back.  With a hot-row `lock_key`, the advisory lock is taken in a transaction of
     its own before the snapshot-isolated one exists: a caller that queues there takes its
     snapshot only after the previous holder committed, so it does not fail with 40001.
+
+    Returns (prefix, text, call index in text); prefix is empty but with `split` on a Citus
+    coordinator when there are SET LOCALs: there they go in a message of their own (a
+    second round trip), as Citus forwards SET LOCAL to the worker running a delegated call
+    only when the call comes in a later message (docs/scale-out.md, "The client on Citus").
     """
     statements: list[str] = []
     if lock_key is not None:
@@ -93,11 +102,14 @@ def attempt(call: str, *, isolation: str, read_only: bool, lock_key: int | None,
     if statement_timeout_ms is not None:
         statements.append(set_local_statement_timeout(statement_timeout_ms))
     statements += binding(workspace_id, token)
+    prefix: list[str] = []
+    if split and statements[-1] != begin(isolation, read_only):
+        prefix, statements = statements, []
     call_index = len(statements)
     statements += [call, COMMIT]
     if lock_key is not None:
         statements.append(hot_row_unlock(lock_key))
-    return "; ".join(statements), call_index
+    return "; ".join(prefix), "; ".join(statements), call_index
 
 
 def recovery(in_transaction: bool, unlock: bool) -> list[str]:

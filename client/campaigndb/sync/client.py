@@ -21,7 +21,7 @@ import psycopg_pool
 from tenacity import Retrying
 
 from campaigndb.base import CallRun, ClientBase, TransactionArgs
-from campaigndb.core import calls
+from campaigndb.core import calls, statements
 from campaigndb.core.exceptions import ConnectFailed, Envelope
 from campaigndb.core.functions.leadgen import BusinessRow
 from campaigndb.core.routing import WRITE_LSN, Target, router_from_settings
@@ -113,9 +113,13 @@ class Client(ClientBase[psycopg_pool.ConnectionPool]):
     def _run(self, conn: psycopg.Connection[Any], run: CallRun) -> Envelope:
         """One attempt: the whole transaction as one message (see ClientBase._plan)."""
         spec, params = run.spec, run.params
-        query, call_index, lock_key = self._plan(spec, params, run.args)
+        if self._citus is None:
+            self._citus = conn.execute(statements.IS_CITUS).fetchone() is not None
+        prefix, query, call_index, lock_key = self._plan(spec, params, run.args, self._citus)
         try:
             with psycopg.ClientCursor(conn) as cursor:
+                if prefix:
+                    cursor.execute(prefix)
                 cursor.execute(query, run.args)
                 for _ in range(call_index):
                     cursor.nextset()
