@@ -10,7 +10,7 @@ create_campaign_with_coverage (refuses, 23505, a campaign id another workspace h
 the per-workspace key (workspace_id, request_id) is absent, as on Citus).
 
 Revision ID: 0011_citus
-Revises: 0008_first_contact
+Revises: 0010_read_path
 Create Date: 2026-12-05
 
 Applies the SQL frozen in migrations/frozen/0011_citus/ (sql/citus/layout.sql: a block that
@@ -22,7 +22,7 @@ from pathlib import Path
 from campaigndb.migration_support import apply_frozen
 
 revision = "0011_citus"
-down_revision = "0008_first_contact"
+down_revision = "0010_read_path"
 branch_labels = None
 depends_on = None
 
