@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from campaigndb import mint_token
-from campaigndb_dev.testing import admin_connect, create_database, drop_database, migrate
+from campaigndb_dev.testing import create_database, drop_database, dsn_for, migrate
 
 # test_tenancy.py's fixtures and tests, run again on this module's database (direct_dsn below)
 su, world, logins, connect_as = base.su, base.world, base.logins, base.connect_as
@@ -43,7 +43,7 @@ def direct_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
     it (as the other modules' direct_dsn).  NOCREATEROLE: the group roles exist already
     (the suite's template was migrated first), which is when such an owner can deploy."""
     owner = f"t_owner_{uuid.uuid4().hex[:6]}"
-    with admin_connect() as admin:
+    with psycopg.connect(dsn_for("postgres"), autocommit=True) as admin:
         admin.autocommit = True
         admin.execute(sql.SQL("CREATE ROLE {} LOGIN {}").format(
             sql.Identifier(owner), sql.SQL(request.param)))
@@ -62,7 +62,7 @@ def direct_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
         assert row == (False,), "the functions must be owned by the non-superuser"
     yield url
     drop_database(name)
-    with admin_connect() as admin:
+    with psycopg.connect(dsn_for("postgres"), autocommit=True) as admin:
         admin.autocommit = True
         admin.execute(sql.SQL("DROP OWNED BY {0}; DROP ROLE {0}").format(sql.Identifier(owner)))
 
